@@ -1,0 +1,11 @@
+"""Thin Prefect flows over `pipeline/` and `model/`.
+
+Prefect runs a flow on a temporary local API by itself; these defaults keep it from trying to
+reach anything outside the machine (telemetry off) unless the user has configured otherwise.
+"""
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

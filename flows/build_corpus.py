@@ -1,0 +1,73 @@
+"""build_corpus: raw files → ledger, tokenizer, shards and report, one Prefect task per stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.progress import stage_progress
+from pipeline import build as stages
+from pipeline.config import load_config
+
+# Stages record themselves in DIR/work/stages, so Prefect's own result cache is not needed.
+_task = dict(cache_policy=NO_CACHE, retries=0)
+
+
+@task(name="discover", **_task)
+def discover(out: str, inputs: list[str]) -> dict[str, Any]:
+    build_dir, config, _ = stages.reopen(Path(out))
+    return stages.discover_stage(build_dir, config, inputs)
+
+
+@task(name="annotate", **_task)
+def annotate(out: str, progress: bool = True) -> dict[str, Any]:
+    build_dir, config, _ = stages.reopen(Path(out))
+    with stage_progress(progress) as callback:
+        return stages.annotate_stage(build_dir, config, callback)
+
+
+def _simple_task(name: str, stage_fn: Any) -> Any:
+    @task(name=name, **_task)
+    def run(out: str) -> dict[str, Any]:
+        build_dir, config, _ = stages.reopen(Path(out))
+        return stage_fn(build_dir, config)
+
+    run.fn.__doc__ = stage_fn.__doc__
+    return run
+
+
+dedup = _simple_task("dedup", stages.dedup_stage)
+ledger = _simple_task("ledger", stages.ledger_stage)
+tokenizer = _simple_task("tokenizer", stages.tokenizer_stage)
+shards = _simple_task("shards", stages.shards_stage)
+report = _simple_task("report", stages.report_stage)
+
+
+@flow(name="build_corpus", log_prints=True)
+def build_corpus(inputs: list[str], out: str, config_path: str | None = None, overwrite: bool = False,
+                 progress: bool = True) -> dict[str, Any]:
+    """Curate INPUTS into a build folder OUT; resumes a killed build in the same OUT."""
+    config = load_config(config_path)
+    stages.prepare(Path(out), config, inputs, overwrite=overwrite)
+    results: dict[str, Any] = {"discover": discover(out, inputs), "annotate": annotate(out, progress)}
+    for name, stage_task in (("dedup", dedup), ("ledger", ledger), ("tokenizer", tokenizer), ("shards", shards),
+                             ("report", report)):
+        results[name] = stage_task(out)
+    publish_summary(out)
+    return results
+
+
+def publish_summary(out: str) -> None:
+    """The report's summary as a Prefect artifact, so the UI shows what was kept and why."""
+    import json
+
+    from pipeline.report import report_markdown
+
+    report_path = Path(out) / "report.json"
+    if report_path.is_file():
+        create_markdown_artifact(markdown=report_markdown(json.loads(report_path.read_text())),
+                                 key="data-quality-report", description=f"gristmill build {out}")

@@ -1,0 +1,189 @@
+"""The `gristmill` command: every step of the path, each run as a Prefect flow."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from flows.progress import console
+
+app = typer.Typer(help="gristmill: raw text in, a trained and evaluated GPT out.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+config_app = typer.Typer(help="Show or check configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config (see `gristmill config show`)")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _check_config(path: Optional[Path]) -> None:
+    """Validate the config before any work, so a typo is refused with its name at once."""
+    from pipeline.config import ConfigError, load_config
+
+    try:
+        load_config(path)
+    except ConfigError as e:
+        _fail(f"{path}:\n{e}")
+
+
+@app.command()
+def build(
+    inputs: Annotated[list[str], typer.Argument(help="files, folders or globs (.jsonl[.gz|.zst], .txt, .parquet, save_to_disk folders)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="build folder to write (a killed build resumes in it)")],
+    config: ConfigOption = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a folder built from other inputs or another config")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Curate INPUTS into OUT: ledger, tokenizer, shards, manifest and report."""
+    from flows.build_corpus import build_corpus
+    from pipeline.build import BuildError
+
+    _check_config(config)
+    try:
+        result = build_corpus([str(i) for i in inputs], str(out), str(config) if config else None, overwrite, not quiet)
+    except BuildError as e:
+        _fail(str(e))
+    ledger = result.get("ledger", {})
+    console.print(f"[green]built[/] {out}: {result['annotate']['documents']} documents in, {ledger.get('kept')} kept; "
+                  f"{result['shards'].get('train_tokens', 0) + result['shards'].get('val_tokens', 0)} tokens in shards")
+    console.print(f"report: {out / 'report.html'}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", "-d", help="build folder with shards and manifest.json")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run folder (resumes from its checkpoint if it has one)")],
+    config: ConfigOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Train a GPT on DATA's train shards (config: --config, else the run's, else the build's)."""
+    from flows.train import train as train_flow
+
+    _check_config(config)
+    if not (data / "manifest.json").is_file():
+        _fail(f"{data} has no manifest.json: run `gristmill build ... --out {data}` first")
+    result = train_flow(str(data), str(out), str(config) if config else None, not quiet)
+    console.print(f"[green]trained[/] {out}: {json.dumps(result, default=str)[:400]}")
+
+
+@app.command("eval")
+def evaluate(
+    run: Annotated[Path, typer.Option("--run", "-r", help="run folder with a checkpoint")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="build folder whose val shards to evaluate on")],
+    quiet: QuietOption = False,
+) -> None:
+    """Validation loss, perplexity, bits per byte and the unigram baseline → RUN/eval.json."""
+    from flows.train import evaluate as evaluate_flow
+
+    result = evaluate_flow(str(run), str(data), not quiet)
+    keys = ("val_loss", "perplexity", "bits_per_byte", "unigram_perplexity")
+    console.print(" ".join(f"{k}={result[k]:.4f}" for k in keys if k in result))
+
+
+@app.command()
+def generate(
+    run: Annotated[Path, typer.Option("--run", "-r", help="run folder with a checkpoint")],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="text to continue")],
+    max_new_tokens: Annotated[int, typer.Option(help="tokens to sample")] = 100,
+    temperature: Annotated[float, typer.Option(help="sampling temperature (0: greedy)")] = 0.8,
+    top_k: Annotated[Optional[int], typer.Option(help="sample among the k likeliest tokens")] = 50,
+    top_p: Annotated[Optional[float], typer.Option(help="nucleus sampling threshold")] = None,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+) -> None:
+    """Sample a continuation of PROMPT from RUN's model."""
+    from model.generate import generate_text
+
+    print(generate_text(run, prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                        top_p=top_p, seed=seed))
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Option("--run", "-r", help="run folder with a checkpoint")],
+    to: Annotated[Path, typer.Option("--to", help="folder for the Hugging Face GPT-2 checkpoint")],
+) -> None:
+    """Write RUN's model as a Hugging Face GPT-2 checkpoint (transformers, lm-evaluation-harness)."""
+    from model.export import export_hf
+
+    export_hf(run, to)
+    console.print(f"[green]exported[/] {to}")
+
+
+@app.command("import-hf")
+def import_hf(
+    source: Annotated[Path, typer.Option("--from", help="local folder holding a Hugging Face GPT-2 checkpoint")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run folder to create")],
+) -> None:
+    """Start a run from a local GPT-2 checkpoint instead of from scratch."""
+    from model.export import import_hf as import_fn
+
+    import_fn(source, out)
+    console.print(f"[green]imported[/] {source} → {out}")
+
+
+@app.command()
+def demo(
+    inputs: Annotated[Optional[list[str]], typer.Argument(help="your own files instead of the embedded corpus")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for corpus, build and run")] = Path("demo-out"),
+    config: ConfigOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """build → train → eval → sample on the embedded default corpus (Python docs and package texts)."""
+    from flows.demo import demo as demo_flow
+
+    _check_config(config)
+    summary = demo_flow(inputs or None, str(out), str(config) if config else None, progress=not quiet)
+    evaluated = summary["eval"]
+    console.rule("gristmill demo")
+    console.print(f"documents in: {summary['build']['annotate']['documents']}, kept: {summary['build']['ledger']['kept']}")
+    console.print(f"val perplexity {evaluated['perplexity']:.1f} vs unigram {evaluated['unigram_perplexity']:.1f}; "
+                  f"bits per byte {evaluated['bits_per_byte']:.3f}")
+    console.print(f"sample: {summary['sample']!r}")
+    console.print(f"[bold]report:[/] {summary['report']}")
+
+
+@app.command()
+def serve(
+    inputs: Annotated[list[str], typer.Argument(help="files, folders or globs to build on each run")],
+    out_root: Annotated[Path, typer.Option("--out-root", help="each run builds into OUT_ROOT/<UTC time>")],
+    cron: Annotated[str, typer.Option(help="schedule, cron syntax")] = "0 3 * * *",
+    config: ConfigOption = None,
+    train_on_fresh: Annotated[bool, typer.Option(help="train a model on each fresh build")] = False,
+) -> None:
+    """Serve a scheduled, incremental build (Prefect deployment) until interrupted."""
+    from flows.deployments import serve_scheduled_build
+
+    _check_config(config)
+    serve_scheduled_build([str(i) for i in inputs], str(out_root), cron, str(config) if config else None, train_on_fresh)
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the default config, each key with a comment."""
+    from pipeline.config import commented_defaults
+
+    print(commented_defaults())
+
+
+@config_app.command("validate")
+def config_validate(path: Annotated[Path, typer.Argument(help="YAML config to check")]) -> None:
+    """Check a config file; name every unknown key and bad value."""
+    _check_config(path)
+    console.print(f"[green]ok[/] {path}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""One pydantic config for the whole path, from raw files to a trained model.
+
+Every key is documented by its Field description: `gristmill config show` prints them as YAML
+comments. Unknown keys are refused (extra="forbid") so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestConfig(Section):
+    text_mode: Literal["file", "paragraphs"] = Field(
+        "file", description="plain .txt files: one document per file, or one per blank-line-separated block"
+    )
+    text_field: str = Field("text", description="JSONL/Parquet/HF field that holds the document text")
+    id_field: str = Field("id", description="field that holds the document id; missing ids become '<relative path>:<line>'")
+    max_record_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="a line/record larger than this is recorded as invalid:too_large, not read"
+    )
+    workers: int = Field(2, ge=1, description="processes that read and annotate input files in parallel")
+
+
+class CleanConfig(Section):
+    enabled: bool = Field(True, description="run the cleaning stage")
+    unicode_form: Literal["NFC", "NFKC", "none"] = Field("NFC", description="Unicode normal form applied to every text")
+    lowercase: bool = Field(False, description="lowercase every text (classic preprocessing; off for GPT pretraining)")
+    strip_special: bool = Field(False, description="remove characters that are not letters, digits, punctuation or whitespace")
+    truncate_chars: int | None = Field(None, gt=0, description="cut each text to at most this many characters (null: no limit)")
+
+
+class GopherQualityConfig(Section):
+    enabled: bool = Field(True, description="datatrove GopherQualityFilter")
+    min_doc_words: int = Field(50, description="fewer words than this: dropped")
+    max_doc_words: int = Field(100000, description="more words than this: dropped")
+    min_avg_word_length: float = Field(3, description="mean word length below this: dropped")
+    max_avg_word_length: float = Field(10, description="mean word length above this: dropped")
+    max_symbol_word_ratio: float = Field(0.1, description="share of '#' and '...' per word above this: dropped")
+    max_bullet_lines_ratio: float = Field(0.9, description="share of lines starting with a bullet above this: dropped")
+    max_ellipsis_lines_ratio: float = Field(0.3, description="share of lines ending with an ellipsis above this: dropped")
+    max_non_alpha_words_ratio: float = Field(0.8, description="share of words with at least one letter below this: dropped")
+    min_stop_words: int = Field(2, description="fewer English stop words than this: dropped")
+
+
+class GopherRepetitionConfig(Section):
+    enabled: bool = Field(True, description="datatrove GopherRepetitionFilter")
+    dup_line_frac: float = Field(0.3, description="share of duplicated lines above this: dropped")
+    dup_para_frac: float = Field(0.3, description="share of duplicated paragraphs above this: dropped")
+    dup_line_char_frac: float = Field(0.2, description="share of characters in duplicated lines above this: dropped")
+    dup_para_char_frac: float = Field(0.2, description="share of characters in duplicated paragraphs above this: dropped")
+    top_n_grams: list[tuple[int, float]] = Field(
+        [(2, 0.2), (3, 0.18), (4, 0.16)], description="[n, max share of characters in the most frequent n-gram]"
+    )
+    dup_n_grams: list[tuple[int, float]] = Field(
+        [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)],
+        description="[n, max share of characters in duplicated n-grams]",
+    )
+
+
+class C4QualityConfig(Section):
+    enabled: bool = Field(True, description="datatrove C4QualityFilter (FineWeb settings: lines are not dropped)")
+    split_paragraph: bool = Field(False, description="split on paragraphs (True) or on sentences")
+    remove_citations: bool = Field(True, description="remove wikipedia-style [1] citations")
+    filter_no_terminal_punct: bool = Field(False, description="drop lines without terminal punctuation (C4: True, FineWeb: False)")
+    min_num_sentences: int = Field(-1, description="fewer sentences than this: dropped (-1: off)")
+    min_words_per_line: int = Field(-1, description="drop lines with fewer words (-1: off)")
+    max_word_length: int = Field(-1, description="drop lines with a longer word (-1: off)")
+    filter_lorem_ipsum: bool = Field(True, description="drop documents containing 'lorem ipsum'")
+    filter_javascript: bool = Field(True, description="drop lines mentioning javascript")
+    filter_curly_bracket: bool = Field(True, description="drop documents containing '{'")
+    filter_policy: bool = Field(True, description="drop lines with cookie/terms-of-use boilerplate")
+
+
+class FineWebQualityConfig(Section):
+    enabled: bool = Field(True, description="datatrove FineWebQualityFilter")
+    line_punct_thr: float = Field(0.12, description="share of lines ending in punctuation below this: dropped")
+    line_punct_exclude_zero: bool = Field(False, description="do not drop documents with no punctuated line at all")
+    short_line_thr: float = Field(0.67, description="share of short lines above this: dropped")
+    short_line_length: int = Field(30, description="a line shorter than this many characters is short")
+    char_duplicates_ratio: float = Field(0.01, description="share of characters in duplicated lines above this: dropped")
+    new_line_ratio: float = Field(0.3, description="newlines per word above this: dropped")
+
+
+class QualityConfig(Section):
+    enabled: bool = Field(True, description="run the quality filters (datatrove's FineWeb chain)")
+    gopher_repetition: GopherRepetitionConfig = GopherRepetitionConfig()
+    gopher_quality: GopherQualityConfig = GopherQualityConfig()
+    c4: C4QualityConfig = C4QualityConfig()
+    fineweb: FineWebQualityConfig = FineWebQualityConfig()
+
+
+class LanguageConfig(Section):
+    enabled: bool = Field(True, description="label every document's language with langdetect (seeded)")
+    allowed: list[str] = Field(
+        [], description="language codes to keep (langdetect codes, e.g. en, de, zh-cn); empty: label only, drop none"
+    )
+    min_score: float = Field(0.65, ge=0, le=1, description="drop a document whose language probability is below this (when allowed is set)")
+    sample_chars: int = Field(2000, gt=0, description="characters per window that langdetect reads")
+    sample_windows: int = Field(3, gt=0, description="windows spread over a long document (start, middle, end, ...)")
+
+
+class ToxicityConfig(Section):
+    enabled: bool = Field(True, description="score every document's toxicity in [0,1]")
+    threshold: float | None = Field(None, ge=0, le=1, description="drop documents scoring at or above this (null: score only, drop none)")
+    window_words: int = Field(64, gt=0, description="long documents are scored by their worst window of this many words")
+
+
+class PIIConfig(Section):
+    enabled: bool = Field(True, description="find emails, IP addresses and phone numbers")
+    mode: Literal["redact", "drop", "off"] = Field("redact", description="replace PII with placeholders, drop the document, or only count")
+
+
+class NearDedupConfig(Section):
+    enabled: bool = Field(True, description="MinHash + LSH near-duplicate removal (datasketch)")
+    threshold: float = Field(0.8, gt=0, le=1, description="word 5-gram Jaccard at or above which two documents are near duplicates")
+    num_perm: int = Field(112, gt=0, description="MinHash permutations")
+    bands: int = Field(14, gt=0, description="LSH bands (bands x rows must not exceed num_perm)")
+    rows: int = Field(8, gt=0, description="rows (hashes) per LSH band")
+    ngram: int = Field(5, gt=0, description="word n-gram size of the shingles")
+    verify: Literal["none", "estimated", "exact"] = Field(
+        "estimated", description="check LSH candidates by estimated (MinHash) or exact Jaccard before merging"
+    )
+
+
+class DedupConfig(Section):
+    exact: bool = Field(True, description="drop exact duplicates (hash of normalised text)")
+    near: NearDedupConfig = NearDedupConfig()
+    against: list[str] = Field([], description="earlier build folders whose documents count as already published")
+
+
+class TokenizerConfig(Section):
+    enabled: bool = Field(True, description="train a tokenizer on the kept documents")
+    model: Literal["bpe", "wordpiece"] = Field("bpe", description="byte-level BPE (GPT-2 style) or WordPiece")
+    vocab_size: int = Field(8192, ge=300, le=1_000_000, description="vocabulary size, special tokens included")
+    min_frequency: int = Field(2, ge=1, description="a merge must occur at least this often")
+    sample_bytes: int = Field(200_000_000, gt=0, description="at most this many bytes of kept text train the tokenizer (deterministic sample)")
+
+
+class ShardsConfig(Section):
+    enabled: bool = Field(True, description="tokenize the kept documents and write packed Arrow shards")
+    seq_len: int = Field(256, ge=8, description="tokens a model sees per row; rows hold seq_len + 1 ids (inputs and shifted targets)")
+    val_fraction: float = Field(0.05, ge=0, lt=1, description="share of documents held out for validation (split by document)")
+    rows_per_shard: int = Field(65536, gt=0, description="rows in one shard file at most")
+
+
+class ModelConfig(Section):
+    preset: Literal["tiny", "mini", "small", "base", "gpt2-124m", "gpt2-350m", "gpt2-774m", "gpt2-1558m"] | None = Field(
+        None, description="named shape that sets n_layer, n_head and n_embd (tiny 2/2/32 ... gpt2-124m 12/12/768); null: use those keys"
+    )
+    n_layer: int = Field(4, ge=1, description="transformer blocks")
+    n_head: int = Field(4, ge=1, description="attention heads per block")
+    n_embd: int = Field(256, ge=8, description="embedding width (divisible by n_head)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability")
+    bias: bool = Field(True, description="biases in Linear and LayerNorm layers (GPT-2: True)")
+    rope: bool = Field(False, description="rotary position embeddings instead of GPT-2's learned table (no HF GPT-2 export)")
+
+
+class TrainConfig(Section):
+    max_steps: int = Field(600, ge=1, description="optimizer steps in total (a resumed run continues up to this)")
+    max_seconds: float | None = Field(
+        None, gt=0, description="wall-clock budget for this call: stop with a checkpoint once exceeded (null: no limit)"
+    )
+    batch_size: int = Field(16, ge=1, description="rows per micro-batch (per process under torchrun)")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate")
+    min_lr: float = Field(3e-4, ge=0, description="learning rate at the end of the cosine decay")
+    warmup_steps: int = Field(30, ge=0, description="linear warmup steps")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay (matrices only)")
+    beta2: float = Field(0.99, gt=0, lt=1, description="AdamW beta2 (0.95 for large models, 0.99 for small batches)")
+    grad_clip: float = Field(1.0, ge=0, description="clip the gradient norm to this (0: off)")
+    eval_interval: int = Field(100, ge=1, description="evaluate on validation rows every this many steps")
+    eval_batches: int = Field(8, ge=1, description="validation batches per periodic evaluation (the same rows each time)")
+    log_interval: int = Field(10, ge=1, description="write metrics.jsonl every this many steps")
+    checkpoint_interval: int = Field(200, ge=1, description="write a checkpoint every this many steps (and at the end)")
+    keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept in run_dir/checkpoints (older ones are deleted)")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
+    compile: bool = Field(False, description="torch.compile the model")
+    parallel: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="under torchrun: DDP (replicas) or FSDP2 (parameters sharded per block)"
+    )
+    num_threads: int = Field(0, ge=0, description="CPU threads per process (0: the cores this process may use / local processes)")
+    data_verify: Literal["full", "fast", "none"] = Field(
+        "fast", description="check the shards against manifest.json before training: sha256 (full), sizes (fast), or not"
+    )
+
+
+class Config(Section):
+    seed: int = Field(1337, description="seed for every random choice: sampling, shuffles, splits, initialisation")
+    ingest: IngestConfig = IngestConfig()
+    clean: CleanConfig = CleanConfig()
+    quality: QualityConfig = QualityConfig()
+    language: LanguageConfig = LanguageConfig()
+    toxicity: ToxicityConfig = ToxicityConfig()
+    pii: PIIConfig = PIIConfig()
+    dedup: DedupConfig = DedupConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    shards: ShardsConfig = ShardsConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+
+    def sha256(self) -> str:
+        """Hash of the resolved config: the manifest records it so a build says what made it."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names every offending key."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for e in error.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{key}' (see `gristmill config show` for the valid keys)")
+        else:
+            lines.append(f"bad value for '{key}': {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any] | None) -> Config:
+    try:
+        return Config.model_validate(data or {})
+    except ValidationError as e:
+        raise ConfigError(_describe(e)) from None
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a YAML config; None gives the defaults."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections, not {type(data).__name__}")
+    return parse_config(data)
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def commented_defaults(model: type[BaseModel] = Config, indent: int = 0) -> str:
+    """The default config as YAML with each key's description as a comment."""
+    pad = " " * indent
+    out: list[str] = []
+    defaults = model()
+    for name, field in model.model_fields.items():
+        value = getattr(defaults, name)
+        if isinstance(value, BaseModel):
+            out.append(f"{pad}{name}:")
+            out.append(commented_defaults(type(value), indent + 2))
+            continue
+        rendered = yaml.safe_dump({name: value if not isinstance(value, list) else [list(v) if isinstance(v, tuple) else v for v in value]},
+                                 default_flow_style=True, width=10_000).strip()
+        if rendered.startswith("{") and rendered.endswith("}"):
+            rendered = rendered[1:-1]
+        comment = f"  # {field.description}" if field.description else ""
+        out.append(f"{pad}{rendered}{comment}")
+    return "\n".join(out)

@@ -1,0 +1,38 @@
+"""Readers that stream documents out of files, folders and globs.
+
+`discover_inputs` turns the user's arguments into a sorted list of `InputFile`s (and the files it
+cannot read, with the reason); `read_documents` streams one file as `Document`s and `InvalidRecord`s.
+Nothing here holds more than one record (or one Arrow batch) in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.config import IngestConfig
+from pipeline.documents import Document, InvalidRecord
+from pipeline.ingest.discover import InputFile, UnreadableFile, discover_inputs
+from pipeline.ingest.hf_disk import read_hf_disk
+from pipeline.ingest.jsonl import read_jsonl
+from pipeline.ingest.parquet import read_parquet
+from pipeline.ingest.text import read_text
+
+__all__ = ["InputFile", "UnreadableFile", "discover_inputs", "read_documents"]
+
+_READERS = {
+    "jsonl": read_jsonl,
+    "text": read_text,
+    "parquet": read_parquet,
+    "hf_disk": read_hf_disk,
+}
+
+
+def read_documents(item: InputFile, config: IngestConfig) -> Iterator[Document | InvalidRecord]:
+    """Every document of one input file, in file order; unreadable parts come out as InvalidRecords."""
+    reader = _READERS[item.format]
+    try:
+        yield from reader(Path(item.path), item.relative, config)
+    except (OSError, ValueError, EOFError) as e:
+        # Anything a reader did not classify itself still ends in the ledger, never as a crash.
+        yield InvalidRecord(id=f"{item.relative}:unreadable", source=item.relative, reason="unreadable", detail=str(e)[:300])
