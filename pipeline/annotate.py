@@ -1,0 +1,124 @@
+"""Ingest, clean and annotate one input file: every document gets one row, kept or not.
+
+This is the per-file, embarrassingly parallel part of a build. Each input file becomes one part
+file (`work/annotate/part-NNNNN.parquet`) holding, in input order, every document's signals and the
+first filter's drop reason; survivors also carry their cleaned text for dedup and tokenization.
+Memory is bounded by one batch of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.clean import TextCleaner, first_line
+from pipeline.config import Config
+from pipeline.documents import EMPTY, INVALID, Document, InvalidRecord, drop_reason
+from pipeline.ingest import InputFile, read_documents
+
+SIGNAL_COLUMNS: dict[str, pa.DataType] = {
+    "language": pa.string(),
+    "language_score": pa.float64(),
+    "toxicity_score": pa.float64(),
+    "flagged_word_ratio": pa.float64(),
+    "pii_email": pa.int64(),
+    "pii_ip": pa.int64(),
+    "pii_phone": pa.int64(),
+}
+
+PART_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("n_chars", pa.int64(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("drop_reason", pa.string()),
+        *[pa.field(name, kind) for name, kind in SIGNAL_COLUMNS.items()],
+        pa.field("first_line", pa.string()),
+        pa.field("metadata", pa.string()),
+    ]
+)
+
+BATCH_ROWS = 2048
+
+
+class Annotator:
+    """Clean + every filter of the chain, built once per worker process."""
+
+    def __init__(self, config: Config) -> None:
+        from pipeline.filters import build_filters  # the filters load models: import where used
+
+        self.cleaner = TextCleaner(config.clean)
+        self.filters = build_filters(config)
+
+    def row(self, record: Document | InvalidRecord) -> dict[str, Any]:
+        if isinstance(record, InvalidRecord):
+            return {"doc_id": record.id, "source": record.source, "n_chars": 0, "text": None,
+                    "drop_reason": f"{INVALID}:{record.reason}", "first_line": record.detail[:120],
+                    "metadata": None}
+        doc = record
+        row: dict[str, Any] = {"doc_id": doc.id, "source": doc.source, "first_line": first_line(doc.text),
+                               "metadata": json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True, default=str)
+                               if doc.metadata else None}
+        self.cleaner(doc)
+        reason = EMPTY if not doc.text.strip() else None
+        if reason is None:
+            # Every filter sees every document, so each signal is recorded even after an earlier
+            # filter has already condemned it; the first failure in chain order is the reason.
+            for document_filter in self.filters:
+                failed = drop_reason(document_filter.filter(doc), default=document_filter.name)
+                reason = reason or failed
+        row.update({name: doc.signals.get(name) for name in SIGNAL_COLUMNS})
+        row.update({"n_chars": len(doc.text), "drop_reason": reason, "text": doc.text if reason is None else None})
+        return row
+
+
+def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_path: Path) -> dict[str, Any]:
+    """Write one part file atomically; return its statistics (also saved beside it as JSON)."""
+    started = time.perf_counter()
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    counts = {"documents": 0, "invalid": 0, "survivors": 0}
+    rows: list[dict[str, Any]] = []
+    with pq.ParquetWriter(tmp, PART_SCHEMA, compression="zstd") as writer:
+        for record in read_documents(item, config.ingest):
+            row = annotator.row(record)
+            counts["documents"] += 1
+            counts["invalid"] += isinstance(record, InvalidRecord)
+            counts["survivors"] += row["drop_reason"] is None
+            rows.append(row)
+            if len(rows) >= BATCH_ROWS:
+                writer.write_table(pa.Table.from_pylist(rows, schema=PART_SCHEMA))
+                rows.clear()
+        if rows or counts["documents"] == 0:
+            writer.write_table(pa.Table.from_pylist(rows, schema=PART_SCHEMA))
+    os.replace(tmp, out_path)
+    stats = {"path": item.path, "relative": item.relative, "format": item.format, "bytes": item.bytes,
+             **counts, "seconds": round(time.perf_counter() - started, 3)}
+    stats_path = out_path.with_suffix(".json")
+    stats_tmp = stats_path.with_name(stats_path.name + ".tmp")
+    stats_tmp.write_text(json.dumps(stats, indent=1))
+    os.replace(stats_tmp, stats_path)  # written last: its presence means the part is complete
+    return stats
+
+
+# -- worker-process plumbing (spawned processes rebuild the annotator once each) --------------
+_WORKER: tuple[Annotator, Config] | None = None
+
+
+def init_worker(config_json: str) -> None:
+    global _WORKER
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    config = Config.model_validate_json(config_json)
+    _WORKER = (Annotator(config), config)
+
+
+def annotate_in_worker(item: InputFile, out_path: str) -> dict[str, Any]:
+    assert _WORKER is not None, "init_worker was not run in this process"
+    annotator, config = _WORKER
+    return annotate_file(annotator, item, config, Path(out_path))

@@ -1,0 +1,84 @@
+"""Decisions → ledger.parquet: one row per input document, kept or with its one reason.
+
+Streams part by part: memory holds one part's rows plus the dedup decisions (one small row per
+dropped duplicate). The same pass writes the kept documents' text to `work/kept/`, which the
+tokenizer and the shard writer read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import Config
+from pipeline.ledger_schema import LEDGER_SCHEMA
+
+if TYPE_CHECKING:
+    from pipeline.build import BuildDir
+
+KEPT_SCHEMA = pa.schema([pa.field("doc_id", pa.string(), nullable=False), pa.field("text", pa.string(), nullable=False)])
+
+
+def _dedup_decisions(path: Path) -> dict[tuple[int, int], tuple[str, str, str | None]]:
+    if not path.is_file():
+        return {}
+    table = pq.read_table(path)
+    return {
+        (part, row): (reason, duplicate_of, build)
+        for part, row, reason, duplicate_of, build in zip(
+            table.column("part").to_pylist(), table.column("row").to_pylist(),
+            table.column("drop_reason").to_pylist(), table.column("duplicate_of").to_pylist(),
+            table.column("duplicate_of_build").to_pylist())
+    }
+
+
+def write_ledger(build_dir: BuildDir, config: Config) -> dict[str, Any]:
+    from pipeline.shards import split_of
+
+    decisions = _dedup_decisions(build_dir.work / "dedup_decisions.parquet")
+    build_dir.kept.mkdir(parents=True, exist_ok=True)
+    for stale in build_dir.kept.glob("part-*"):
+        stale.unlink()
+    reasons: Counter[str] = Counter()
+    kept_total = 0
+    tmp = build_dir.ledger.with_name("ledger.parquet.tmp")
+    with pq.ParquetWriter(tmp, LEDGER_SCHEMA, compression="zstd") as ledger:
+        for part_index, part in enumerate(build_dir.annotate_parts()):
+            table = pq.read_table(part)
+            columns = table.to_pydict()
+            n = table.num_rows
+            kept_flags, drop_reasons, duplicate_of, duplicate_build, splits = [], [], [], [], []
+            kept_ids, kept_texts = [], []
+            for row in range(n):
+                reason = columns["drop_reason"][row]
+                dup_of = dup_build = None
+                if reason is None and (part_index, row) in decisions:
+                    reason, dup_of, dup_build = decisions[(part_index, row)]
+                kept = reason is None
+                kept_flags.append(kept)
+                drop_reasons.append(reason)
+                duplicate_of.append(dup_of)
+                duplicate_build.append(dup_build)
+                splits.append(split_of(columns["doc_id"][row], config.shards.val_fraction, config.seed) if kept else None)
+                if kept:
+                    kept_ids.append(columns["doc_id"][row])
+                    kept_texts.append(columns["text"][row])
+                else:
+                    reasons[reason] += 1
+            columns.update({"kept": kept_flags, "drop_reason": drop_reasons, "duplicate_of": duplicate_of,
+                            "duplicate_of_build": duplicate_build, "split": splits})
+            ledger.write_table(pa.Table.from_pydict({f.name: columns[f.name] for f in LEDGER_SCHEMA}, schema=LEDGER_SCHEMA))
+            kept_total += len(kept_ids)
+            if kept_ids:
+                kept_path = build_dir.kept / f"part-{part_index:05d}.parquet"
+                kept_tmp = kept_path.with_name(kept_path.name + ".tmp")
+                pq.write_table(pa.table({"doc_id": kept_ids, "text": kept_texts}, schema=KEPT_SCHEMA), kept_tmp,
+                               compression="zstd")
+                os.replace(kept_tmp, kept_path)
+    os.replace(tmp, build_dir.ledger)
+    return {"kept": kept_total, "dropped": sum(reasons.values()), "reasons": dict(sorted(reasons.items()))}
