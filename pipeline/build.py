@@ -215,9 +215,11 @@ def tokenizer_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
     if not _has_kept_text(parts):
         raise BuildError("no document survived curation, so there is nothing to train a tokenizer on: "
                          "look at report.html for the drop reasons, or relax the config")
-    stats = train_tokenizer(parts, config.tokenizer, config.seed, build_dir.tokenizer)
+    # Validation documents stay unseen by the tokenizer too, so its report measures held-out text.
+    stats = train_tokenizer(parts, config.tokenizer, config.seed, build_dir.tokenizer,
+                            val_fraction=config.shards.val_fraction)
     try:
-        stats["report"] = tokenizer_report(build_dir.tokenizer, parts, config.tokenizer, config.seed)
+        stats["report"] = tokenizer_report(build_dir.tokenizer, parts, config, config.seed)
     except Exception as e:  # the report is a diagnostic: its failure must not sink the build
         stats["report"] = {"error": str(e)}
     all_stats = json.loads(build_dir.stats.read_text())

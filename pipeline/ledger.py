@@ -64,7 +64,11 @@ def write_ledger(build_dir: BuildDir, config: Config) -> dict[str, Any]:
                 drop_reasons.append(reason)
                 duplicate_of.append(dup_of)
                 duplicate_build.append(dup_build)
-                splits.append(split_of(columns["doc_id"][row], config.shards.val_fraction, config.seed) if kept else None)
+                # A duplicate belongs to its kept copy's split, so no near-copy of a training
+                # document can leak into validation through a later build.
+                representative = columns["doc_id"][row] if kept else dup_of
+                splits.append(split_of(representative, config.shards.val_fraction, config.seed)
+                              if representative is not None else None)
                 if kept:
                     kept_ids.append(columns["doc_id"][row])
                     kept_texts.append(columns["text"][row])

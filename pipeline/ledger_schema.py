@@ -32,7 +32,7 @@ _FIELDS: list[tuple[str, pa.DataType, bool, str]] = [
     ("first_line", pa.string(), False, "first non-empty line of the raw text, at most 120 characters, for auditing"),
     ("duplicate_of_build", pa.string(), True, "folder name of the earlier build that holds the kept copy, if any"),
     ("n_chars", pa.int64(), False, "characters of the cleaned text (of the raw text when dropped before cleaning)"),
-    ("split", pa.string(), True, "'train' or 'val' for kept documents, null for dropped ones"),
+    ("split", pa.string(), True, "'train' or 'val' for kept documents; a duplicate gets the split of its kept copy; null otherwise"),
     ("metadata", pa.string(), True, "the input record's other fields (besides id and text) as JSON; null when none"),
 ]
 

@@ -15,14 +15,33 @@ VERBS = ("carried watched found turned opened closed remembered painted followed
          "answered noticed gathered described wrote read sold bought measured repaired").split()
 ADJECTIVES = ("old quiet bright heavy small golden narrow patient careful distant early late warm cold "
               "green busy honest gentle famous simple").split()
-PLACES = ("near the mill", "across the valley", "before the storm", "after the long winter", "in the old town",
-          "beside the water", "under the grey sky", "at the edge of the field")
+PREPOSITIONS = ("near", "across", "before", "after", "beside", "under", "behind", "along", "inside", "beyond")
+TEMPLATES = (
+    "The {a} {n} {v} the {n} {p} the {a} {n}.",
+    "{P} the {n}, a {a} {n} {v} every {n} that morning.",
+    "Nobody {v} why the {n} was so {a} when the {n} came.",
+    "Her {n} {v} a {a} {n}, and then the {n} {v} it {p} the {n}.",
+    "It is {a} to see how one {n} {v} another {n} {p} a {a} {n}.",
+    "They {v} the {a} {n} while our {n} waited {p} the {n}.",
+    "Was the {n} really {a}, or had the {n} {v} something {a}?",
+    "Some {n}s {v} {a} {n}s, but most of them {v} nothing.",
+)
 
 
 def sentence(rng: random.Random) -> str:
-    a, b = rng.sample(NOUNS, 2)
-    return (f"The {rng.choice(ADJECTIVES)} {a} {rng.choice(VERBS)} the {rng.choice(ADJECTIVES)} {b} "
-            f"{rng.choice(PLACES)}, and it was {rng.choice(ADJECTIVES)} for all of them.")
+    fill = {"a": lambda: rng.choice(ADJECTIVES), "n": lambda: rng.choice(NOUNS), "v": lambda: rng.choice(VERBS),
+            "p": lambda: rng.choice(PREPOSITIONS), "P": lambda: rng.choice(PREPOSITIONS).capitalize()}
+    template = rng.choice(TEMPLATES)
+    out, i = [], 0
+    while i < len(template):
+        if template[i] == "{":
+            key = template[i + 1]
+            out.append(fill[key]())
+            i += 3
+        else:
+            out.append(template[i])
+            i += 1
+    return "".join(out)
 
 
 def paragraph(rng: random.Random, sentences: int = 12) -> str:
