@@ -12,6 +12,8 @@ from prefect.cache_policies import NO_CACHE
 from flows.build_corpus import build_corpus
 from flows.train import evaluate, train
 
+DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
+
 
 @task(name="demo_corpus", cache_policy=NO_CACHE)
 def demo_corpus(out: str) -> list[str]:
@@ -34,6 +36,7 @@ def demo(inputs: list[str] | None = None, out: str = "demo-out", config_path: st
          prompt: str = "The Python", progress: bool = True) -> dict[str, Any]:
     """build → train → eval → a sample generation; returns the headline numbers."""
     inputs = inputs or demo_corpus(out)
+    config_path = config_path or str(DEMO_CONFIG)
     data, run = str(Path(out) / "build"), str(Path(out) / "run")
     built = build_corpus(inputs, data, config_path=config_path, progress=progress)
     trained = train(data, run, config_path=config_path, progress=progress)
