@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Section(BaseModel):
@@ -41,23 +41,30 @@ class CleanConfig(Section):
 
 class GopherQualityConfig(Section):
     enabled: bool = Field(True, description="datatrove GopherQualityFilter")
-    min_doc_words: int = Field(50, description="fewer words than this: dropped")
-    max_doc_words: int = Field(100000, description="more words than this: dropped")
-    min_avg_word_length: float = Field(3, description="mean word length below this: dropped")
-    max_avg_word_length: float = Field(10, description="mean word length above this: dropped")
-    max_symbol_word_ratio: float = Field(0.1, description="share of '#' and '...' per word above this: dropped")
-    max_bullet_lines_ratio: float = Field(0.9, description="share of lines starting with a bullet above this: dropped")
-    max_ellipsis_lines_ratio: float = Field(0.3, description="share of lines ending with an ellipsis above this: dropped")
-    max_non_alpha_words_ratio: float = Field(0.8, description="share of words with at least one letter below this: dropped")
-    min_stop_words: int = Field(2, description="fewer English stop words than this: dropped")
+    min_doc_words: int | None = Field(50, description="fewer words than this: dropped (null: off)")
+    max_doc_words: int | None = Field(100000, description="more words than this: dropped (null: off)")
+    min_avg_word_length: float | None = Field(3, description="mean word length below this: dropped (null: off)")
+    max_avg_word_length: float | None = Field(10, description="mean word length above this: dropped (null: off)")
+    max_symbol_word_ratio: float | None = Field(0.1, description="share of '#' and '...' per word above this: dropped (null: off)")
+    max_bullet_lines_ratio: float | None = Field(0.9, description="share of lines starting with a bullet above this: dropped (null: off)")
+    max_ellipsis_lines_ratio: float | None = Field(0.3, description="share of lines ending with an ellipsis above this: dropped (null: off)")
+    max_non_alpha_words_ratio: float | None = Field(
+        0.8, description="share of words with at least one letter below this: dropped (null: off)"
+    )
+    min_stop_words: int | None = Field(2, description="fewer distinct stop words than this: dropped (null: off)")
+    stop_words: list[str] | None = Field(
+        None, description="the stop words counted by min_stop_words (null: datatrove's: the be to of and that have with)"
+    )
 
 
 class GopherRepetitionConfig(Section):
     enabled: bool = Field(True, description="datatrove GopherRepetitionFilter")
-    dup_line_frac: float = Field(0.3, description="share of duplicated lines above this: dropped")
-    dup_para_frac: float = Field(0.3, description="share of duplicated paragraphs above this: dropped")
-    dup_line_char_frac: float = Field(0.2, description="share of characters in duplicated lines above this: dropped")
-    dup_para_char_frac: float = Field(0.2, description="share of characters in duplicated paragraphs above this: dropped")
+    dup_line_frac: float | None = Field(0.3, description="share of duplicated lines above this: dropped (null: off)")
+    dup_para_frac: float | None = Field(0.3, description="share of duplicated paragraphs above this: dropped (null: off)")
+    dup_line_char_frac: float | None = Field(0.2, description="share of characters in duplicated lines above this: dropped (null: off)")
+    dup_para_char_frac: float | None = Field(
+        0.2, description="share of characters in duplicated paragraphs above this: dropped (null: off)"
+    )
     top_n_grams: list[tuple[int, float]] = Field(
         [(2, 0.2), (3, 0.18), (4, 0.16)], description="[n, max share of characters in the most frequent n-gram]"
     )
@@ -68,31 +75,36 @@ class GopherRepetitionConfig(Section):
 
 
 class C4QualityConfig(Section):
-    enabled: bool = Field(True, description="datatrove C4QualityFilter (FineWeb settings: lines are not dropped)")
-    split_paragraph: bool = Field(False, description="split on paragraphs (True) or on sentences")
+    enabled: bool = Field(True, description="datatrove C4QualityFilter (FineWeb settings: all C4 rules but terminal punctuation)")
+    split_paragraph: bool = Field(True, description="judge each line (True, as C4) or each sentence (False)")
     remove_citations: bool = Field(True, description="remove wikipedia-style [1] citations")
     filter_no_terminal_punct: bool = Field(False, description="drop lines without terminal punctuation (C4: True, FineWeb: False)")
-    min_num_sentences: int = Field(-1, description="fewer sentences than this: dropped (-1: off)")
-    min_words_per_line: int = Field(-1, description="drop lines with fewer words (-1: off)")
-    max_word_length: int = Field(-1, description="drop lines with a longer word (-1: off)")
+    min_num_sentences: int = Field(5, description="fewer sentences (in the kept lines) than this: dropped (-1: off)")
+    min_words_per_line: int = Field(3, description="drop lines with fewer words (-1: off)")
+    max_word_length: int = Field(1000, description="drop lines with a longer word (-1: off)")
     filter_lorem_ipsum: bool = Field(True, description="drop documents containing 'lorem ipsum'")
     filter_javascript: bool = Field(True, description="drop lines mentioning javascript")
     filter_curly_bracket: bool = Field(True, description="drop documents containing '{'")
     filter_policy: bool = Field(True, description="drop lines with cookie/terms-of-use boilerplate")
+    edit_text: bool = Field(
+        True, description="keep C4's line removals in the text, as FineWeb does (false: C4 only judges, the text stays whole)"
+    )
 
 
 class FineWebQualityConfig(Section):
     enabled: bool = Field(True, description="datatrove FineWebQualityFilter")
     line_punct_thr: float = Field(0.12, description="share of lines ending in punctuation below this: dropped")
     line_punct_exclude_zero: bool = Field(False, description="do not drop documents with no punctuated line at all")
+    stop_chars: list[str] | None = Field(None, description="characters that end a punctuated line (null: datatrove's terminal punctuation)")
     short_line_thr: float = Field(0.67, description="share of short lines above this: dropped")
-    short_line_length: int = Field(30, description="a line shorter than this many characters is short")
+    short_line_length: int = Field(30, description="a line of at most this many characters is short")
     char_duplicates_ratio: float = Field(0.01, description="share of characters in duplicated lines above this: dropped")
     new_line_ratio: float = Field(0.3, description="newlines per word above this: dropped")
 
 
 class QualityConfig(Section):
-    enabled: bool = Field(True, description="run the quality filters (datatrove's FineWeb chain)")
+    enabled: bool = Field(True, description="run the quality filters (datatrove's FineWeb chain, in FineWeb's order)")
+    language: str = Field("eng", description="datatrove language code that picks the word tokenizer (eng: spacy blank English)")
     gopher_repetition: GopherRepetitionConfig = GopherRepetitionConfig()
     gopher_quality: GopherQualityConfig = GopherQualityConfig()
     c4: C4QualityConfig = C4QualityConfig()
@@ -105,14 +117,17 @@ class LanguageConfig(Section):
         [], description="language codes to keep (langdetect codes, e.g. en, de, zh-cn); empty: label only, drop none"
     )
     min_score: float = Field(0.65, ge=0, le=1, description="drop a document whose language probability is below this (when allowed is set)")
-    sample_chars: int = Field(2000, gt=0, description="characters per window that langdetect reads")
+    sample_chars: int = Field(500, gt=0, description="characters per window that langdetect reads")
     sample_windows: int = Field(3, gt=0, description="windows spread over a long document (start, middle, end, ...)")
+    min_letters: int = Field(
+        20, ge=0, description="texts with fewer letters (a CJK character counts 3) get their score scaled down in proportion"
+    )
 
 
 class ToxicityConfig(Section):
     enabled: bool = Field(True, description="score every document's toxicity in [0,1]")
     threshold: float | None = Field(None, ge=0, le=1, description="drop documents scoring at or above this (null: score only, drop none)")
-    window_words: int = Field(64, gt=0, description="long documents are scored by their worst window of this many words")
+    window_words: int = Field(32, gt=0, description="long documents are scored by their worst window of this many words (half-overlapping)")
 
 
 class PIIConfig(Section):
@@ -123,19 +138,29 @@ class PIIConfig(Section):
 class NearDedupConfig(Section):
     enabled: bool = Field(True, description="MinHash + LSH near-duplicate removal (datasketch)")
     threshold: float = Field(0.8, gt=0, le=1, description="word 5-gram Jaccard at or above which two documents are near duplicates")
-    num_perm: int = Field(112, gt=0, description="MinHash permutations")
-    bands: int = Field(14, gt=0, description="LSH bands (bands x rows must not exceed num_perm)")
-    rows: int = Field(8, gt=0, description="rows (hashes) per LSH band")
-    ngram: int = Field(5, gt=0, description="word n-gram size of the shingles")
+    num_perm: int = Field(112, gt=0, description="MinHash permutations (an earlier build's index is reused only with the same value)")
+    bands: int = Field(20, gt=0, description="LSH bands (bands x rows must not exceed num_perm; FineWeb: 14)")
+    rows: int = Field(5, gt=0, description="rows (hashes) per LSH band (FineWeb: 8; 20 x 5 finds a pair at J=0.8 with p=0.9996)")
+    ngram: int = Field(5, gt=0, description="word n-gram size of the shingles (lowercased words; punctuation and whitespace fold away)")
     verify: Literal["none", "estimated", "exact"] = Field(
-        "estimated", description="check LSH candidates by estimated (MinHash) or exact Jaccard before merging"
+        "exact",
+        description="check LSH candidates before merging: estimated (MinHash estimate at most 2.5 standard errors below "
+        "the threshold) or exact (the estimate decides clear cases, the texts' n-gram Jaccard the rest; pairs with an "
+        "earlier build's document keep the estimate's verdict)",
     )
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> "NearDedupConfig":
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+        return self
 
 
 class DedupConfig(Section):
-    exact: bool = Field(True, description="drop exact duplicates (hash of normalised text)")
+    exact: bool = Field(True, description="drop exact duplicates (same lowercased words in the same order; 128-bit hash)")
     near: NearDedupConfig = NearDedupConfig()
-    against: list[str] = Field([], description="earlier build folders whose documents count as already published")
+    against: list[str] = Field([], description="earlier build folders whose documents count as already published (their <build>/dedup index is reused)")
+    workers: int = Field(2, ge=1, description="processes computing MinHash signatures in parallel")
 
 
 class TokenizerConfig(Section):
@@ -151,6 +176,7 @@ class ShardsConfig(Section):
     seq_len: int = Field(256, ge=8, description="tokens a model sees per row; rows hold seq_len + 1 ids (inputs and shifted targets)")
     val_fraction: float = Field(0.05, ge=0, lt=1, description="share of documents held out for validation (split by document)")
     rows_per_shard: int = Field(65536, gt=0, description="rows in one shard file at most")
+    workers: int = Field(2, ge=1, description="processes that encode documents in parallel (byte-level BPE; small inputs use one)")
 
 
 class ModelConfig(Section):
@@ -184,7 +210,7 @@ class TrainConfig(Section):
     checkpoint_interval: int = Field(200, ge=1, description="write a checkpoint every this many steps (and at the end)")
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept in run_dir/checkpoints (older ones are deleted)")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
-    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto: bf16 autocast on CUDA and on CPUs with AVX512-BF16/AMX, else fp32")
     compile: bool = Field(False, description="torch.compile the model")
     parallel: Literal["ddp", "fsdp"] = Field(
         "ddp", description="under torchrun: DDP (replicas) or FSDP2 (parameters sharded per block)"

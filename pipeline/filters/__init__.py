@@ -1,0 +1,40 @@
+"""The document filters, in chain order: language, quality, toxicity, PII.
+
+Language comes first, as in FineWeb: a French page fails Gopher's English stop-word rule, but
+its real reason is its language. PII comes last because it may rewrite the text (redaction)
+and the other filters should judge the text as written. Each filter records its signals on
+every document it sees; the first failing filter's reason is the document's drop reason.
+"""
+
+from __future__ import annotations
+
+from pipeline.config import Config
+from pipeline.documents import DocumentFilter
+from pipeline.filters.language import LanguageFilter, LanguageIdentifier
+from pipeline.filters.pii import PIIFilter
+from pipeline.filters.quality import QualityFilter
+from pipeline.filters.toxicity import ToxicityFilter, ToxicityModel
+
+__all__ = [
+    "build_filters",
+    "LanguageFilter",
+    "LanguageIdentifier",
+    "PIIFilter",
+    "QualityFilter",
+    "ToxicityFilter",
+    "ToxicityModel",
+]
+
+
+def build_filters(config: Config) -> list[DocumentFilter]:
+    """The enabled filters, configured, in chain order."""
+    filters: list[DocumentFilter] = []
+    if config.language.enabled:
+        filters.append(LanguageFilter(config.language))
+    if config.quality.enabled:
+        filters.append(QualityFilter(config.quality))
+    if config.toxicity.enabled:
+        filters.append(ToxicityFilter(config.toxicity))
+    if config.pii.enabled:
+        filters.append(PIIFilter(config.pii))
+    return filters

@@ -1,0 +1,294 @@
+"""Toxicity: a linear model on hashed word and character n-grams, scored on the worst window.
+
+The model (toxicity_model.npz beside this file) is gristmill's own: logistic regression trained
+by `python -m pipeline.filters.train_toxicity` on the labelled sets listed in
+TOXICITY_MODEL.md, which also records its data, licences and measured quality.
+
+Text is normalised the same way in training and scoring (HTML entities, case, URLs, user
+mentions, letters repeated three times or more, punctuation), then turned into hashed features:
+word 1-2-grams and character 3-5-grams. Hashing is a polynomial rolling hash computed with numpy
+over the whole text at once, so scoring a long document costs a few array operations, not a
+Python loop per n-gram, and it does not depend on Python's per-process string hash.
+
+A document longer than `window_words` is cut into half-overlapping windows and scored by its
+worst one: one abusive paragraph in a long page must not be averaged away by the rest.
+
+The flagged-word ratio (C4 / data-juicer style) is the share of words found in
+flagged_words.txt, a list of profanities and slurs written for gristmill (see that file's
+header); the signal is `flagged_word_ratio`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import ToxicityConfig
+from pipeline.documents import TOXICITY, Document, FilterResult
+
+HERE = Path(__file__).parent
+MODEL_PATH = HERE / "toxicity_model.npz"
+FLAGGED_WORDS_PATH = HERE / "flagged_words.txt"
+
+URL_RE = re.compile(r"https?://\S+|www\.\S+")
+MENTION_RE = re.compile(r"@\w+")
+REPEAT_RE = re.compile(r"(\w)\1{2,}")
+NON_WORD_RE = re.compile(r"[^\w']+|_+")
+APOSTROPHE_RE = re.compile(r"(?<!\w)'|'(?!\w)")
+
+
+def normalize(text: str) -> str:
+    """' word word ... ' in lower case: the form both training and scoring read."""
+    text = html.unescape(text).lower().replace("’", "'")
+    text = URL_RE.sub(" url ", text)
+    text = MENTION_RE.sub(" user ", text)
+    text = REPEAT_RE.sub(r"\1\1", text)
+    text = NON_WORD_RE.sub(" ", text)
+    text = APOSTROPHE_RE.sub(" ", text)
+    return " " + " ".join(text.split()) + " "
+
+
+# ---------------------------------------------------------------------------------------------
+# hashed features
+# ---------------------------------------------------------------------------------------------
+
+_BASE = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
+_BASE_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@lru_cache(maxsize=4)
+def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(over="ignore"):
+        forward = np.cumprod(np.full(length, _BASE, dtype=np.uint64))
+        inverse = np.cumprod(np.full(length, _BASE_INVERSE, dtype=np.uint64))
+    one = np.ones(1, dtype=np.uint64)
+    return np.concatenate([one, forward]), np.concatenate([one, inverse])
+
+
+def _powers_for(n: int) -> tuple[np.ndarray, np.ndarray]:
+    size = 1 << max(12, (n + 1).bit_length())  # grow by doubling so the cache is rarely rebuilt
+    return _powers(size)
+
+
+@dataclass(frozen=True)
+class Featurizer:
+    """Hashed word n-grams and character n-grams of normalised text, each with its word index."""
+
+    bits: int = 18
+    word_ngrams: tuple[int, ...] = (1, 2)
+    char_ngrams: tuple[int, ...] = (3, 4, 5)
+
+    @property
+    def n_buckets(self) -> int:
+        return 1 << self.bits
+
+    def features(self, normalized: str) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket per feature, index of the word where it starts); `normalized` from normalize()."""
+        codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        n = len(codes)
+        if n < 3:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        forward, inverse = _powers_for(n)
+        with np.errstate(over="ignore"):
+            prefix = np.zeros(n + 1, dtype=np.uint64)
+            np.cumsum(codes * forward[:n], out=prefix[1:])
+        is_space = codes == 32
+        word_of_char = np.cumsum(is_space) - 1  # the word a character belongs to (0-based)
+        spaces = np.flatnonzero(is_space)
+        n_words = len(spaces) - 1
+
+        starts, ends, salts = [], [], []
+        for k in self.char_ngrams:
+            if n >= k:
+                s = np.arange(0, n - k + 1)
+                starts.append(s)
+                ends.append(s + k)
+                salts.append(np.full(len(s), k, dtype=np.uint64))
+        for k in self.word_ngrams:
+            if n_words >= k:
+                s = spaces[: n_words - k + 1] + 1
+                e = spaces[k : n_words + 1]
+                starts.append(s)
+                ends.append(e)
+                salts.append(np.full(len(s), 100 + k, dtype=np.uint64))
+        if not starts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        start = np.concatenate(starts)
+        end = np.concatenate(ends)
+        salt = np.concatenate(salts)
+        with np.errstate(over="ignore"):
+            h = (prefix[end] - prefix[start]) * inverse[start]
+            h = (h ^ (salt * _MIX)) * _MIX
+        buckets = (h >> np.uint64(64 - self.bits)).astype(np.int64)
+        words = np.clip(word_of_char[start], 0, max(n_words - 1, 0))
+        return buckets, words.astype(np.int64)
+
+
+def window_rows(words: np.ndarray, n_words: int, window_words: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Assign each feature (by its word index) to the half-overlapping windows that hold it:
+    returns (feature index, window index, number of windows)."""
+    if n_words <= window_words:
+        return np.arange(len(words)), np.zeros(len(words), dtype=np.int64), 1
+    stride = max(1, window_words // 2)
+    n_windows = (n_words - window_words + stride - 1) // stride + 1
+    last = n_windows - 1
+    first_window = np.clip((words - window_words) // stride + 1, 0, last)
+    last_window = np.clip(words // stride, 0, last)
+    # a window spans two strides (three when window_words is odd), so a word is in at most three
+    index, window = [], []
+    for offset in range(3):
+        w = first_window + offset
+        ok = w <= last_window
+        index.append(np.flatnonzero(ok))
+        window.append(w[ok])
+    return np.concatenate(index), np.concatenate(window), n_windows
+
+
+def tf_matrix_rows(buckets: np.ndarray, window: np.ndarray, n_windows: int, n_buckets: int):
+    """Per window: the distinct buckets with sublinear, L2-normalised term frequencies.
+    Returns (window of entry, bucket of entry, value of entry)."""
+    key = window * n_buckets + buckets
+    unique, counts = np.unique(key, return_counts=True)
+    value = 1.0 + np.log(counts)
+    row = unique // n_buckets
+    norms = np.sqrt(np.bincount(row, weights=value * value, minlength=n_windows))
+    value = value / norms[row]
+    return row, unique % n_buckets, value
+
+
+# ---------------------------------------------------------------------------------------------
+# the model
+# ---------------------------------------------------------------------------------------------
+
+
+class ToxicityModel:
+    """Logistic regression over Featurizer's buckets, stored as float16 weights in an .npz."""
+
+    def __init__(self, weights: np.ndarray, bias: float, featurizer: Featurizer):
+        self.weights = weights.astype(np.float32)
+        self.bias = float(bias)
+        self.featurizer = featurizer
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "ToxicityModel":
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"toxicity model {path} is missing: reinstall gristmill or rebuild it with "
+                "`python -m pipeline.filters.train_toxicity`"
+            )
+        with np.load(path) as data:
+            featurizer = Featurizer(
+                bits=int(data["bits"]),
+                word_ngrams=tuple(int(x) for x in data["word_ngrams"]),
+                char_ngrams=tuple(int(x) for x in data["char_ngrams"]),
+            )
+            return cls(data["weights"], float(data["bias"]), featurizer)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(
+            tmp,
+            weights=self.weights.astype(np.float16),
+            bias=np.float64(self.bias),
+            bits=np.int64(self.featurizer.bits),
+            word_ngrams=np.array(self.featurizer.word_ngrams, dtype=np.int64),
+            char_ngrams=np.array(self.featurizer.char_ngrams, dtype=np.int64),
+        )
+        tmp.replace(path)
+
+    def window_logits(self, normalized: str, window_words: int) -> np.ndarray:
+        """The model's logit for every window of normalize()d text (one window when it is short)."""
+        buckets, words = self.featurizer.features(normalized)
+        if len(buckets) == 0:
+            return np.array([self.bias])
+        n_words = normalized.count(" ") - 1
+        index, window, n_windows = window_rows(words, n_words, window_words)
+        row, bucket, value = tf_matrix_rows(buckets[index], window, n_windows, self.featurizer.n_buckets)
+        return self.bias + np.bincount(row, weights=value * self.weights[bucket], minlength=n_windows)
+
+    def score(self, text: str, window_words: int = 32) -> float:
+        """Probability that the worst window of `text` is toxic, in [0, 1]."""
+        return self.score_normalized(normalize(text), window_words)
+
+    def score_normalized(self, normalized: str, window_words: int = 32) -> float:
+        worst = max(float(np.max(self.window_logits(part, window_words))) for part in _chunks(normalized, window_words))
+        return float(1.0 / (1.0 + np.exp(-worst)))
+
+
+CHUNK_WORDS = 16384  # a book is scored in pieces so memory does not grow with the document
+
+
+def _chunks(normalized: str, window_words: int):
+    """Normalised text whole, or in overlapping pieces of CHUNK_WORDS words when it is longer."""
+    if len(normalized) <= CHUNK_WORDS * 2:  # a word takes two characters at least, its separator included
+        yield normalized
+        return
+    words = normalized.split()
+    step = CHUNK_WORDS - window_words
+    for start in range(0, max(len(words) - window_words, 0) + 1, step):
+        yield " " + " ".join(words[start : start + CHUNK_WORDS]) + " "
+
+
+@lru_cache(maxsize=1)
+def default_model() -> ToxicityModel:
+    return ToxicityModel.load(MODEL_PATH)
+
+
+# ---------------------------------------------------------------------------------------------
+# flagged words
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def flagged_words() -> frozenset[str]:
+    words = set()
+    for line in FLAGGED_WORDS_PATH.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            words.add(line)
+    return frozenset(words)
+
+
+def flagged_word_ratio(text: str) -> float:
+    """Share of the words of `text` that are on the flagged-word list (0 when it has no words)."""
+    return flagged_word_ratio_normalized(normalize(text))
+
+
+def flagged_word_ratio_normalized(normalized: str) -> float:
+    words = normalized.split()
+    if not words:
+        return 0.0
+    flagged = flagged_words()
+    return sum(1 for w in words if w in flagged) / len(words)
+
+
+# ---------------------------------------------------------------------------------------------
+# the filter
+# ---------------------------------------------------------------------------------------------
+
+
+class ToxicityFilter:
+    """Scores every document (signals toxicity_score, flagged_word_ratio); drops (reason
+    `toxicity`) when a threshold is set and the score reaches it."""
+
+    name = "toxicity"
+
+    def __init__(self, config: ToxicityConfig):
+        self.threshold = config.threshold
+        self.window_words = config.window_words
+        default_model()  # fail at construction, not on the first document, if the model is missing
+
+    def filter(self, doc: Document) -> FilterResult:
+        normalized = normalize(doc.text)
+        score = round(default_model().score_normalized(normalized, self.window_words), 6)
+        doc.signals["toxicity_score"] = score
+        doc.signals["flagged_word_ratio"] = round(flagged_word_ratio_normalized(normalized), 6)
+        if self.threshold is not None and score >= self.threshold:
+            return False, TOXICITY
+        return True

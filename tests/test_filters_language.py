@@ -1,0 +1,145 @@
+"""Language identification: langdetect seeded, script rules, close-pair second opinions."""
+
+import pickle
+import time
+
+import pytest
+from langdetect.detector_factory import DetectorFactory, PROFILES_DIRECTORY
+
+from pipeline.config import LanguageConfig
+from pipeline.documents import Document
+from pipeline.filters.language import (
+    CHINESE,
+    CLOSE_PAIRS,
+    SIMPLIFIED,
+    TRADITIONAL,
+    UNKNOWN,
+    LanguageFilter,
+    LanguageIdentifier,
+    langdetect_probabilities,
+    sample_windows,
+)
+
+IDENTIFIER = LanguageIdentifier()
+
+# Sentences written for these tests (not taken from any evaluation set).
+KNOWN = {
+    "en": "The library opens at nine in the morning and closes late on Thursdays during the summer.",
+    "fr": "La bibliothèque ouvre à neuf heures du matin et ferme tard le jeudi pendant l'été.",
+    "de": "Die Bibliothek öffnet um neun Uhr morgens und schließt im Sommer donnerstags spät.",
+    "es": "La biblioteca abre a las nueve de la mañana y cierra tarde los jueves durante el verano.",
+    "pt": "A biblioteca abre às nove horas da manhã e fecha tarde às quintas-feiras durante o verão.",
+    "ru": "Библиотека открывается в девять утра и закрывается поздно по четвергам летом.",
+    "bg": "Библиотеката се отваря в девет часа сутринта и се затваря късно в четвъртък през лятото.",
+    "mk": "Библиотеката се отвора во девет часот наутро и се затвора доцна во четврток преку летото.",
+    "da": "Biblioteket åbner klokken ni om morgenen og lukker sent om torsdagen hele sommeren, siger de.",
+    "no": "Biblioteket åpner klokken ni om morgenen og stenger sent på torsdager hele sommeren, sier de.",
+    "sl": "Knjižnica se odpre ob devetih zjutraj in poleti ob četrtkih zapre pozno, kar je zelo priročno.",
+    "hr": "Knjižnica se otvara u devet sati ujutro i ljeti četvrtkom zatvara kasno, što je vrlo zgodno.",
+    "nl": "De bibliotheek gaat om negen uur 's ochtends open en sluit in de zomer op donderdag laat.",
+    "af": "Die biblioteek maak om nege-uur soggens oop en sluit in die somer op Donderdae laat, sê hulle.",
+    "zh-cn": "图书馆早上九点开门，夏天的星期四关门很晚，这对学生来说非常方便。",
+    "zh-tw": "圖書館早上九點開門，夏天的星期四關門很晚，這對學生來說非常方便。",
+    "ja": "図書館は朝九時に開き、夏の木曜日は遅くまで開いています。",
+    "ko": "도서관은 아침 아홉 시에 문을 열고 여름에는 목요일에 늦게 닫습니다.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(KNOWN))
+def test_labels_known_sentences(lang):
+    label, score = IDENTIFIER.identify(KNOWN[lang])
+    assert label == lang
+    assert 0.5 < score <= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\t ", "1234 5678 90", "3.14159 + 2.71828 = 5.85987", "😀🎉👍🔥", "\x00\x01\x02\x7f\x1b[0;31;40", "-- ** // ##"],
+)
+def test_text_without_letters_is_unknown(text):
+    assert IDENTIFIER.identify(text) == (UNKNOWN, 0.0)
+
+
+@pytest.mark.parametrize("text", ["ok", "Hi!", "yes 👍", "ᚠᚢᚦ", "ሰላም", "a" * 50, "x\ud800y"])
+def test_odd_inputs_never_raise_and_stay_in_range(text):
+    label, score = IDENTIFIER.identify(text)
+    assert isinstance(label, str) and 0.0 <= score <= 1.0
+
+
+def test_very_short_text_gets_a_low_score():
+    for text in ("ok", "merci", "Danke schön"):
+        label, score = IDENTIFIER.identify(text)
+        assert score < 0.6, (text, label, score)
+    assert IDENTIFIER.identify(KNOWN["en"])[1] > 0.9
+
+
+def test_huge_text_is_sampled_and_fast():
+    text = (KNOWN["en"] + " ") * 60_000  # about 5.5 MB
+    start = time.perf_counter()
+    label, score = IDENTIFIER.identify(text)
+    assert label == "en" and score > 0.9
+    assert time.perf_counter() - start < 5
+
+
+def test_sample_windows_cover_start_middle_and_end():
+    text = "alpha " * 1000 + "MIDDLE " + "beta " * 1000 + "omega"
+    sample = sample_windows(text, 100, 3)
+    pieces = sample.split("\n")
+    assert len(pieces) == 3
+    assert pieces[0].startswith("alpha") and pieces[2].endswith("omega")
+    assert all(len(p) <= 100 for p in pieces)
+    assert sample_windows("short text", 100, 3) == "short text"
+
+
+def test_uppercase_text_is_read():
+    label, _ = IDENTIFIER.identify(KNOWN["de"].upper())
+    assert label == "de"
+
+
+def test_second_opinion_tables_are_consistent():
+    assert len(SIMPLIFIED) == len(TRADITIONAL)
+    assert not set(SIMPLIFIED) & set(TRADITIONAL)
+    assert set(CHINESE) == {"zh-cn", "zh-tw"}
+    for pair, evidence in CLOSE_PAIRS.items():
+        assert set(evidence) == set(pair)
+        a, b = (evidence[lang] for lang in sorted(pair))
+        assert not a.words & b.words, pair
+        assert not set(a.letters) & set(b.letters), pair
+
+
+def test_han_without_distinctive_characters_is_chinese_with_a_split_score():
+    label, score = IDENTIFIER.identify("任何人不得加以任意逮捕、拘禁或放逐。")
+    assert label in {"zh-cn", "zh-tw"} and score == 0.5
+
+
+def test_fast_detector_matches_langdetect_bit_for_bit():
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    factory.set_seed(0)
+    for text in list(KNOWN.values()) + ["lol idk wat u mean", "RT @user: so true smh"]:
+        detector = factory.create()
+        detector.set_max_text_length(len(text) + 1)
+        detector.append(text)
+        expected = {item.lang: item.prob for item in detector.get_probabilities()}
+        assert langdetect_probabilities(text) == expected
+
+
+def test_deterministic_across_calls_and_pickling():
+    first = [IDENTIFIER.identify(t) for t in KNOWN.values()]
+    clone = pickle.loads(pickle.dumps(LanguageFilter(LanguageConfig())))
+    second = [clone.identifier.identify(t) for t in KNOWN.values()]
+    assert first == second
+
+
+def test_filter_records_signals_and_annotates_only_by_default():
+    doc = Document(id="d", text=KNOWN["fr"])
+    assert LanguageFilter(LanguageConfig()).filter(doc) is True
+    assert doc.signals["language"] == "fr" and doc.signals["language_score"] > 0.9
+
+
+def test_filter_drops_disallowed_and_unsure_documents():
+    keep_english = LanguageFilter(LanguageConfig(allowed=["en"], min_score=0.8))
+    assert keep_english.filter(Document(id="a", text=KNOWN["en"])) is True
+    assert keep_english.filter(Document(id="b", text=KNOWN["fr"])) == (False, "language")
+    assert keep_english.filter(Document(id="c", text="ok")) == (False, "language")  # too short to be sure
+    assert keep_english.filter(Document(id="d", text="12345")) == (False, "language")  # unknown

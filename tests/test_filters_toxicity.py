@@ -1,0 +1,155 @@
+"""Toxicity: the shipped model, worst-window scoring, the flagged-word ratio, training."""
+
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pipeline.config import ToxicityConfig
+from pipeline.documents import Document
+from pipeline.filters.toxicity import (
+    FLAGGED_WORDS_PATH,
+    MODEL_PATH,
+    Featurizer,
+    ToxicityFilter,
+    ToxicityModel,
+    default_model,
+    flagged_word_ratio,
+    flagged_words,
+    normalize,
+)
+from pipeline.filters.train_toxicity import balanced_weights, train_model
+
+BENIGN = [
+    "Thank you for the lovely dinner, we had a great time with your family.",
+    "The committee approved the budget for the new public library on Tuesday.",
+    "Could you send me the notes from yesterday's meeting when you have a minute?",
+]
+TOXIC = [
+    "shut up you stupid worthless bitch",
+    "fuck off and die, you pathetic piece of shit",
+    "you are a disgusting retard and everyone hates you",
+]
+CALM_PARAGRAPH = "The river was quiet that morning and the fishermen talked about the weather and their boats. "
+
+
+def test_model_file_is_small_and_loads():
+    assert MODEL_PATH.stat().st_size < 2 * 1024 * 1024
+    model = ToxicityModel.load()
+    assert model.weights.shape == (model.featurizer.n_buckets,)
+
+
+def test_toxic_text_scores_above_benign_text():
+    model = default_model()
+    benign = [model.score(t) for t in BENIGN]
+    toxic = [model.score(t) for t in TOXIC]
+    assert max(benign) < 0.5 < min(toxic)
+
+
+@pytest.mark.parametrize("text", ["", " ", "😀😀", "12345", "\x00\x01", "a", "ünïcödé ţëxţ", "word " * 50_000])
+def test_scores_are_probabilities_for_any_input(text):
+    score = default_model().score(text)
+    assert 0.0 <= score <= 1.0
+
+
+def test_long_document_is_scored_by_its_worst_window():
+    model = default_model()
+    calm = CALM_PARAGRAPH * 40
+    spiked = calm + TOXIC[1] + " " + calm
+    assert model.score(calm) < 0.5
+    assert model.score(spiked, window_words=32) > 0.5
+    # averaged over the whole document the insult would disappear
+    assert model.score(spiked, window_words=100_000) < 0.5 < model.score(spiked, window_words=32)
+    # where the window falls does not matter
+    assert model.score(TOXIC[1] + " " + calm * 2) > 0.5 and model.score(calm * 2 + " " + TOXIC[1]) > 0.5
+
+
+def test_very_long_document_is_scored_in_chunks():
+    model = default_model()
+    book = CALM_PARAGRAPH * 3000 + TOXIC[1] + " " + CALM_PARAGRAPH * 3000  # ~100k words
+    assert model.score(book) > 0.5
+
+
+def test_normalize_removes_platform_artefacts():
+    assert normalize("RT @someone: Sooooo &amp; https://t.co/x GOOD!!!") == " rt user soo url good "
+    assert normalize("don't 'quote' it’s") == " don't quote it's "
+    assert normalize("").strip() == ""
+
+
+def test_hashing_does_not_depend_on_python_hash_seed():
+    code = (
+        "from pipeline.filters.toxicity import Featurizer, normalize;"
+        "b, w = Featurizer().features(normalize('stable hashing please'));"
+        "print(b.tolist(), w.tolist())"
+    )
+    outputs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outputs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+    assert len(outputs) == 1
+    buckets, words = Featurizer().features(normalize("stable hashing please"))
+    assert outputs.pop().strip() == f"{buckets.tolist()} {words.tolist()}"
+
+
+def test_flagged_word_ratio():
+    assert flagged_word_ratio("") == 0.0
+    assert flagged_word_ratio(BENIGN[0]) == 0.0
+    assert flagged_word_ratio("fuck this shit") == pytest.approx(2 / 3)
+    assert flagged_word_ratio("FUUUUCK!!!") == 0.0  # cut to "fuuck": not on the list
+    words = flagged_words()
+    assert "fuck" in words and "gay" not in words and "jew" not in words
+    assert all(w == w.lower() and " " not in w for w in words)
+    assert FLAGGED_WORDS_PATH.read_text(encoding="utf-8").startswith("#")
+
+
+def test_filter_records_signals_and_drops_only_with_threshold():
+    doc = Document(id="d", text=TOXIC[0])
+    assert ToxicityFilter(ToxicityConfig()).filter(doc) is True  # annotate only by default
+    assert 0.5 < doc.signals["toxicity_score"] <= 1.0
+    assert doc.signals["flagged_word_ratio"] > 0
+    strict = ToxicityFilter(ToxicityConfig(threshold=0.5))
+    assert strict.filter(Document(id="t", text=TOXIC[0])) == (False, "toxicity")
+    assert strict.filter(Document(id="b", text=BENIGN[0])) is True
+
+
+def test_filter_is_deterministic_and_picklable():
+    toxicity = ToxicityFilter(ToxicityConfig())
+    clone = pickle.loads(pickle.dumps(toxicity))
+    for text in BENIGN + TOXIC:
+        a, b = Document(id="a", text=text), Document(id="b", text=text)
+        toxicity.filter(a)
+        clone.filter(b)
+        assert a.signals == b.signals
+
+
+def test_training_learns_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    good = ["lovely", "kind", "helpful", "thanks", "great", "friendly"]
+    bad = ["idiot", "moron", "scum", "vile", "stupid", "loser"]
+    neutral = ["the", "report", "was", "on", "table", "today", "and", "we", "read", "it"]
+
+    def sentences(pool, n):
+        return [" ".join(rng.choice(neutral, 6).tolist() + rng.choice(pool, 2).tolist()) for _ in range(n)]
+
+    texts = sentences(good, 60) + sentences(bad, 60)
+    labels = np.array([False] * 60 + [True] * 60)
+    model = train_model([(texts, labels, "toy")], Featurizer(bits=12), l2=1e-4, max_iter=200)
+    assert model.score("the report was vile and stupid") > 0.7 > 0.3 > model.score("the report was lovely and kind")
+    path = tmp_path / "model.npz"
+    model.save(path)
+    again = ToxicityModel.load(path)
+    assert again.featurizer == model.featurizer
+    assert abs(again.score("you moron") - model.score("you moron")) < 1e-2  # float16 storage
+    model.save(tmp_path / "again.npz")
+    assert (tmp_path / "again.npz").read_bytes() == path.read_bytes()
+
+
+def test_balanced_weights_balance_classes_within_sources():
+    labels = np.array([True, True, True, False, True, False])
+    sources = np.array(["a", "a", "a", "a", "b", "b"])
+    w = balanced_weights(labels, sources)
+    assert w[:3].sum() == pytest.approx(w[3]) and w[4] == pytest.approx(w[5])
+    assert w[:4].sum() == pytest.approx(4) and w[4:].sum() == pytest.approx(2)
