@@ -19,9 +19,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as `python benchmarks/dedup.py`, this folder comes first on sys.path, where a sibling named
-# like a standard module (benchmarks/tokenize.py) would shadow it for numpy's imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import collections

@@ -22,9 +22,6 @@ from __future__ import annotations
 import os
 import sys
 
-# run as a script, benchmarks/ comes first on sys.path, and its tokenize.py would shadow the
-# standard library's tokenize module (which numpy imports): start from the repository root
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -1,6 +1,6 @@
 """Tokenizer training, encode + pack against datatrove's DocumentTokenizer, shard reads.
 
-    .venv/bin/python benchmarks/tokenize.py [--mb 100] [--repeats 3] [--vocab 8192]
+    .venv/bin/python benchmarks/tokenizing.py [--mb 100] [--repeats 3] [--vocab 8192]
 
 The text: /work/shared/data/prose/prose_dev.jsonl holds only 2.4 MB, and repeating it would
 flatter BPE training (its cost grows with the number of distinct words, which repetition does
@@ -21,11 +21,6 @@ from __future__ import annotations
 import os
 import sys
 
-# This file is named tokenize.py, like the standard library module that linecache imports:
-# take its folder off the path before anything imports `tokenize`.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse
 import json
