@@ -1,7 +1,8 @@
 """Dedup quality and cost: gristmill's dedup against datatrove's MinHash pipeline, same run.
 
-    .venv/bin/python benchmarks/dedup.py                      # labelled pairs + 100k and 200k corpora
-    .venv/bin/python benchmarks/dedup.py --sizes 20000 --seeds 3   # a quick look
+    .venv/bin/python benchmarks/dedup.py            # labelled pairs + 100k and 200k corpora (~35 min on
+                                                    # 2 cores, ~14 of them datatrove's 100k run)
+    .venv/bin/python benchmarks/dedup.py --sizes 30000 --seeds 3 --repeats 1   # a quick look
 
 1. Labelled pairs (shared/data/neardup): recall on pairs with dup: true (both in one cluster),
    family precision (of all pairs put in one cluster, the share listed with same_origin: true; a
@@ -57,7 +58,8 @@ def prose_sentences() -> list[str]:
     sentences = []
     for line in open(DATA / "prose" / "prose_dev.jsonl", encoding="utf-8"):
         for paragraph in re.split(r"\n\s*\n", json.loads(line)["text"]):
-            sentences += [s for s in re.split(r"(?<=[.!?])\s+", " ".join(paragraph.split())) if 4 <= len(s.split()) <= 80]
+            split = re.split(r"(?<=[.!?])\s+", " ".join(paragraph.split()))
+            sentences += [s for s in split if 4 <= len(s.split()) <= 80]
     return sentences
 
 
@@ -380,7 +382,8 @@ def labelled_table(work: Path, seeds: int, with_datatrove: bool) -> None:
 
     default = DedupConfig().near
     rows = []
-    variants = [(f"gristmill default ({default.bands}x{default.rows} of {default.num_perm}, verify={default.verify})", {}),
+    label = f"gristmill default ({default.bands}x{default.rows} of {default.num_perm}, verify={default.verify})"
+    variants = [(label, {}),
                 ("gristmill verify=estimated", {"near": {"verify": "estimated"}}),
                 ("gristmill FineWeb 14x8 of 112, verify=none", {"near": {"bands": 14, "rows": 8, "num_perm": 112,
                                                                          "verify": "none"}})]
@@ -415,7 +418,8 @@ def corpus_table(work: Path, sizes: list[int], datatrove_sizes: list[int], repea
         pairs = pq.read_table(corpus / "pairs.parquet").to_pydict()
         dup_pairs = [(a, b) for a, b, j in zip(pairs["id_a"], pairs["id_b"], pairs["jaccard"]) if j >= 0.8]
         for kind in ["gristmill", "datatrove"] if n in datatrove_sizes else ["gristmill"]:
-            runs = [measure(kind, corpus, work / f"run-{kind}-{n}") for _ in range(repeats if kind == "gristmill" else 1)]
+            n_runs = repeats if kind == "gristmill" else 1
+            runs = [measure(kind, corpus, work / f"run-{kind}-{n}") for _ in range(n_runs)]
             result = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run by wall time
             result.update(tree_peak_mb=max(r["tree_peak_mb"] for r in runs), repeats=len(runs),
                           self_peak_mb=max(r["self_peak_mb"] for r in runs))

@@ -34,8 +34,8 @@ SEED = 1337
 VAL_FRACTION = 0.1
 
 # the tuned settings (see the report for what was tried)
-MODEL = {"n_layer": 4, "n_head": 4, "n_embd": 192, "dropout": 0.1, "bias": False}
-TRAIN = {"batch_size": 16, "learning_rate": 3e-3, "min_lr": 3e-4, "warmup_steps": 40, "weight_decay": 0.1,
+MODEL = {"n_layer": 4, "n_head": 4, "n_embd": 192, "dropout": 0.0, "bias": False, "rope": True}
+TRAIN = {"batch_size": 8, "learning_rate": 3e-3, "min_lr": 3e-4, "warmup_steps": 40, "weight_decay": 0.1,
          "beta2": 0.99, "grad_clip": 1.0, "eval_interval": 100_000, "log_interval": 10,
          "checkpoint_interval": 100_000, "dtype": "auto"}
 VOCAB, SEQ_LEN = 1024, 128

@@ -41,6 +41,30 @@ def _simple_task(name: str, stage_fn: Any) -> Any:
 
 
 dedup = _simple_task("dedup", stages.dedup_stage)
+
+
+def _dedup_step_task(name: str, step: str) -> Any:
+    """One of dedup's own stages (signatures → buckets → clusters), retried on its own."""
+
+    @task(name=name, **_task)
+    def run(out: str) -> str:
+        from pipeline import dedup as dedup_steps
+
+        build_dir, config, _ = stages.reopen(Path(out))
+        if build_dir.done("dedup") is not None:
+            return "done"
+        args = (build_dir.annotate_parts(), config.dedup, config.seed, build_dir.work / "dedup")
+        if step == "signatures":
+            dedup_steps.signatures(*args)
+        elif step == "buckets":
+            dedup_steps.buckets(*args, build_dir.dedup_index)
+        return step
+
+    return run
+
+
+dedup_signatures = _dedup_step_task("dedup_signatures", "signatures")
+dedup_buckets = _dedup_step_task("dedup_buckets", "buckets")
 ledger = _simple_task("ledger", stages.ledger_stage)
 tokenizer = _simple_task("tokenizer", stages.tokenizer_stage)
 shards = _simple_task("shards", stages.shards_stage)
@@ -54,6 +78,8 @@ def build_corpus(inputs: list[str], out: str, config_path: str | None = None, ov
     config = load_config(config_path)
     stages.prepare(Path(out), config, inputs, overwrite=overwrite)
     results: dict[str, Any] = {"discover": discover(out, inputs), "annotate": annotate(out, progress)}
+    dedup_signatures(out)
+    dedup_buckets(out)
     for name, stage_task in (("dedup", dedup), ("ledger", ledger), ("tokenizer", tokenizer), ("shards", shards),
                              ("report", report)):
         results[name] = stage_task(out)

@@ -37,7 +37,8 @@ def test_a_later_build_drops_what_an_earlier_build_holds(earlier_build: dict, tm
                    3: ("exact_duplicate", "new1", None)}
     index = tmp_path / "build-2024-02" / "dedup"
     stats = json.loads((index / "stats.json").read_text())
-    assert stats["duplicates_of_earlier_builds"] == 2 and stats["against"] == [{"build": "build-2024-01", "documents": 3}]
+    assert stats["duplicates_of_earlier_builds"] == 2
+    assert stats["against"] == [{"build": "build-2024-01", "documents": 3}]
     assert json.loads((index / "settings.json").read_text())["documents"] == 2  # new1, new4: its own kept documents
 
 
