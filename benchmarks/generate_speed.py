@@ -13,15 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-# run as a script, benchmarks/ comes first on sys.path, and its tokenize.py would shadow the
-# standard library module that torch imports: look in the repository root instead
-if sys.path and Path(sys.path[0]).resolve() == REPO / "benchmarks":
-    sys.path[0] = str(REPO)
 
 
 def main() -> None:

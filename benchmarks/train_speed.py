@@ -22,10 +22,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# run as a script, benchmarks/ comes first on sys.path, and its tokenize.py would shadow the
-# standard library module that torch imports: look in the repository root instead
-if sys.path and Path(sys.path[0]).resolve() == REPO / "benchmarks":
-    sys.path[0] = str(REPO)
 SHAPE = dict(vocab_size=8192, block_size=256, n_layer=6, n_head=6, n_embd=384, batch=8)
 CONFIGS = [("hf", "float32"), ("hf", "bfloat16"), ("gristmill", "float32"), ("gristmill", "bfloat16")]
 
@@ -105,7 +101,7 @@ def main() -> None:
     results: dict[tuple[str, str], list[dict]] = {c: [] for c in CONFIGS}
     for repeat in range(args.repeats):
         for impl, dtype in CONFIGS:
-            out = subprocess.run([sys.executable, "-m", "benchmarks.train_speed", "--child", impl, dtype, "--steps", str(args.steps),
+            out = subprocess.run([sys.executable, __file__, "--child", impl, dtype, "--steps", str(args.steps),
                                   "--warmup", str(args.warmup), "--threads", str(args.threads)],
                                  capture_output=True, text=True, check=True, cwd=REPO)
             results[(impl, dtype)].append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -290,8 +290,10 @@ class Trainer:
             window_wait += waited
             window_steps += 1
             last = self.step == self.cfg.max_steps
-            out_of_time = self.cfg.max_seconds is not None and self.dist.any(
-                time.perf_counter() - started >= self.cfg.max_seconds)
+            # stop before a step that would end past the budget (at the mean step time so far)
+            elapsed = time.perf_counter() - started
+            next_step_end = elapsed + elapsed / (self.step - start_step)
+            out_of_time = self.cfg.max_seconds is not None and self.dist.any(next_step_end > self.cfg.max_seconds)
             if self.step % self.cfg.log_interval == 0 or last or out_of_time:
                 loss_value = float(self.dist.all_reduce_mean(loss))
                 if self.device.type == "cuda":

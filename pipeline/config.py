@@ -192,9 +192,9 @@ class ModelConfig(Section):
 
 
 class TrainConfig(Section):
-    max_steps: int = Field(600, ge=1, description="optimizer steps in total (a resumed run continues up to this)")
+    max_steps: int = Field(300, ge=1, description="optimizer steps in total (a resumed run continues up to this)")
     max_seconds: float | None = Field(
-        None, gt=0, description="wall-clock budget for this call: stop with a checkpoint once exceeded (null: no limit)"
+        None, gt=0, description="wall-clock budget for this call: stop (with a checkpoint) before a step that would end past it (null: no limit)"
     )
     batch_size: int = Field(16, ge=1, description="rows per micro-batch (per process under torchrun)")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
