@@ -98,12 +98,15 @@ def main() -> None:
         print(json.dumps(child(*args.child, args.steps, args.warmup, args.threads)))
         return
 
+    # both models under the OpenMP setting `import model` makes (see model/__init__.py): on a shared
+    # machine spinning threads make 2-thread timings swing by several times
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     results: dict[tuple[str, str], list[dict]] = {c: [] for c in CONFIGS}
     for repeat in range(args.repeats):
         for impl, dtype in CONFIGS:
             out = subprocess.run([sys.executable, __file__, "--child", impl, dtype, "--steps", str(args.steps),
                                   "--warmup", str(args.warmup), "--threads", str(args.threads)],
-                                 capture_output=True, text=True, check=True, cwd=REPO)
+                                 capture_output=True, text=True, check=True, cwd=REPO, env=env)
             results[(impl, dtype)].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"repeat {repeat + 1}/{args.repeats} {impl:9s} {dtype:8s} "
                   f"{results[(impl, dtype)][-1]['tokens_per_s']:8.0f} tok/s", file=sys.stderr)

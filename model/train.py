@@ -66,7 +66,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     """auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32.
 
     On CPU bf16 was measured (benchmarks/train_speed.py, and fp32/bf16 loss curves on two corpora)
-    to train 1.4-1.8x faster with validation loss within 0.03 nats of fp32 for the same seed, well
+    to train 1.1-1.9x faster with validation loss within 0.03 nats of fp32 for the same seed, well
     inside the seed-to-seed spread (0.08-0.25).
     """
     if name == "auto":
