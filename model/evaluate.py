@@ -52,14 +52,9 @@ def token_nll(model: torch.nn.Module, ids: torch.Tensor, pad_id: int | None, voc
 # --- bytes per token ---------------------------------------------------------------------------------
 def _byte_decoder() -> dict[str, int]:
     """GPT-2's byte <-> printable character table, inverted (character -> byte)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars, extra = printable[:], 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
+    from pipeline.encoder import bytes_to_unicode
+
+    return {char: byte for byte, char in bytes_to_unicode().items()}
 
 
 def _uses_byte_level(spec: dict[str, Any]) -> bool:
