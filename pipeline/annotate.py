@@ -72,7 +72,10 @@ class Annotator:
             # Every filter sees every document, so each signal is recorded even after an earlier
             # filter has already condemned it; the first failure in chain order is the reason.
             for document_filter in self.filters:
-                failed = drop_reason(document_filter.filter(doc), default=document_filter.name)
+                try:
+                    failed = drop_reason(document_filter.filter(doc), default=document_filter.name)
+                except Exception as e:  # one odd document must not end the whole run: quarantine it
+                    failed = f"{INVALID}:filter_error:{document_filter.name}:{type(e).__name__}"
                 reason = reason or failed
         row.update({name: doc.signals.get(name) for name in SIGNAL_COLUMNS})
         row.update({"n_chars": len(doc.text), "drop_reason": reason, "text": doc.text if reason is None else None})
