@@ -49,8 +49,12 @@ class Distributed:
     def __enter__(self) -> "Distributed":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self.owns_group and dist.is_initialized():
+            if exc_type is None:
+                # Without this, one rank can tear gloo down while the other still has a collective
+                # in flight, and that rank aborts at exit ("terminate called without an active exception").
+                dist.barrier()
             dist.destroy_process_group()
 
     @property
