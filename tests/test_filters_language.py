@@ -1,4 +1,4 @@
-"""Language identification: langdetect seeded, script rules, close-pair second opinions."""
+"""Language identification: langdetect's profiles (naive Bayes or seeded sampler), script rules, close pairs."""
 
 import pickle
 import time
@@ -16,9 +16,9 @@ from pipeline.filters.language import (
     UNKNOWN,
     LanguageFilter,
     LanguageIdentifier,
-    langdetect_probabilities,
     sample_windows,
 )
+from pipeline.filters.langdetect_model import langdetect_profiles, naive_bayes_probabilities, sampled_probabilities
 
 IDENTIFIER = LanguageIdentifier()
 
@@ -121,7 +121,7 @@ def test_fast_detector_matches_langdetect_bit_for_bit():
         detector.set_max_text_length(len(text) + 1)
         detector.append(text)
         expected = {item.lang: item.prob for item in detector.get_probabilities()}
-        assert langdetect_probabilities(text) == expected
+        assert sampled_probabilities(text) == expected
 
 
 def test_deterministic_across_calls_and_pickling():
@@ -143,3 +143,48 @@ def test_filter_drops_disallowed_and_unsure_documents():
     assert keep_english.filter(Document(id="b", text=KNOWN["fr"])) == (False, "language")
     assert keep_english.filter(Document(id="c", text="ok")) == (False, "language")  # too short to be sure
     assert keep_english.filter(Document(id="d", text="12345")) == (False, "language")  # unknown
+
+
+@pytest.mark.parametrize("method", ["naive_bayes", "langdetect"])
+def test_both_methods_label_known_sentences(method):
+    identifier = LanguageIdentifier(method=method)
+    for lang, text in KNOWN.items():
+        assert identifier.identify(text)[0] == lang, (method, lang)
+
+
+def test_unknown_method_is_refused_by_name():
+    with pytest.raises(ValueError, match="naive_bayes"):
+        LanguageIdentifier(method="fasttext")
+
+
+def test_fast_ngrams_match_langdetects_extraction():
+    # the translate()-and-slice extraction must give langdetect's own grams (capitals, URLs,
+    # Vietnamese, non-Latin text with Latin noise, CJK), as a multiset
+    from collections import Counter
+
+    profiles = langdetect_profiles()
+    texts = list(KNOWN.values()) + [
+        "Tiếng Việt có dấu thanh điệu rõ ràng",
+        "see https://example.org/x?y=1 or mail me@example.org now",
+        "Москва — столица России, а NASA и IBM тут ни при чём",
+        "ĐÂY LÀ CHỮ HOA và đây là chữ thường",
+        "the USA and the UK signed it",
+        "tab\tand\nnewline   and  spaces",
+    ]
+    for text in texts:
+        detector = profiles.create()
+        detector.set_max_text_length(len(text) + 1)
+        detector.append(text + " ")
+        detector.cleaning_text()
+        expected = Counter(detector._extract_ngrams())
+        known = Counter(g for g in profiles.ngrams(text) if g in profiles.rows)
+        assert known == expected, text
+
+
+def test_naive_bayes_posterior_is_a_distribution():
+    probabilities = naive_bayes_probabilities(KNOWN["pt"])
+    assert max(probabilities, key=probabilities.get) == "pt"
+    assert abs(sum(probabilities.values()) - 1.0) < 1e-5
+    restricted = naive_bayes_probabilities(KNOWN["zh-tw"], ["zh-cn", "zh-tw"])
+    assert set(restricted) <= {"zh-cn", "zh-tw"}
+    assert naive_bayes_probabilities("12345 !!") == {}

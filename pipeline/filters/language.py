@@ -1,14 +1,14 @@
-"""Language identification: langdetect (seeded), corrected where it is known to fail.
+"""Language identification: langdetect's profiles, corrected where they are known to fail.
 
 Per document: one label (a langdetect code, or `unknown`) and a probability, as the signals
-`language` and `language_score`. langdetect itself runs through FastDetector: its own algorithm,
-seeded, with the same probabilities bit for bit, its inner loop moved to numpy.
+`language` and `language_score`. The probabilities come from langdetect's own profiles, read
+by exact naive Bayes over every n-gram of the sample (deterministic, no seed needed) or, with
+`language.method: langdetect`, by langdetect's seeded random walk (see langdetect_model.py).
 
-1. Sample. langdetect's cost grows with the text, so a long document is read through
-   `sample_windows` windows (start, middle, end) of `sample_chars` characters (default 3 x 500),
-   cut at spaces. For text in one language this loses nothing measurable: langdetect's trials
-   only ever draw a few hundred n-grams, and 1,500 characters hold well over a thousand
-   (benchmarks/filters.py: 55/55 long documents right either way, and still 55/55 with
+1. Sample. The cost grows with the text, so a long document is read through `sample_windows`
+   windows (start, middle, end) of `sample_chars` characters (default 3 x 500), cut at spaces.
+   For text in one language this loses nothing measurable: 1,500 characters hold thousands of
+   n-grams (benchmarks/filters.py: 55/55 long documents right either way, and still 55/55 with
    3 x 100 characters). What windows can miss is a language that appears only between them: a
    document that switches language is labelled by what its windows hold.
 2. Script. Text without letters is `unknown` (score 0). Mostly-uppercase text is lowercased,
@@ -29,115 +29,15 @@ seeded, with the same probabilities bit for bit, its inner loop moved to numpy.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
 
-import numpy as np
-from langdetect.detector import Detector
-from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-from langdetect.lang_detect_exception import ErrorCode, LangDetectException
-
 from pipeline.config import LanguageConfig
 from pipeline.documents import LANGUAGE, Document, FilterResult
+from pipeline.filters.langdetect_model import METHODS
 
 UNKNOWN = "unknown"
-LANGDETECT_SEED = 0
 CJK_WEIGHT = 3  # one Han, Kana or Hangul character carries about as much as three letters
-
-
-# ---------------------------------------------------------------------------------------------
-# langdetect, loaded once per process
-# ---------------------------------------------------------------------------------------------
-
-class FastDetector(Detector):
-    """langdetect's Detector with its inner loop in numpy: the same random draws and the same
-    floating-point operations in the same order, so the same probabilities bit for bit, about
-    twice as fast (langdetect spends most of its time on short texts updating 55 language
-    probabilities one Python float at a time)."""
-
-    def __init__(self, factory: DetectorFactory, rows: dict[str, int], table: np.ndarray):
-        super().__init__(factory)
-        self._rows = rows
-        self._table = table
-
-    def _detect_block(self) -> None:
-        self.cleaning_text()
-        ngrams = self._extract_ngrams()
-        if not ngrams:
-            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-        rows = [self._rows[w] for w in ngrams]
-        draw = self.random._randbelow  # what random.choice(ngrams) calls: the same draws
-        n_rows = len(rows)
-        langprob = np.zeros(len(self.langlist))
-        self.random.seed(self.seed)
-        table = self._table[rows]  # the text's n-grams, row by row
-        stack = np.empty((6, table.shape[1]))  # the probabilities, then up to 5 updates
-        for _ in range(self.n_trial):
-            prob = np.array(self._init_probability(), dtype=np.float64)
-            alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
-            weight = alpha / self.BASE_FREQ
-            # langdetect checks convergence after update 0, then after every 5th: apply the
-            # updates between two checks as one sequential product down the rows
-            i, updates = 0, 1
-            while True:
-                stack[0] = prob
-                stack[1 : updates + 1] = table[[draw(n_rows) for _ in range(updates)]]
-                stack[1 : updates + 1] += weight  # weight + p, as langdetect (IEEE addition commutes)
-                prob = np.multiply.reduce(stack[: updates + 1], axis=0)
-                i += updates - 1
-                values = prob.tolist()
-                total = sum(values)  # Python's left-to-right sum, as langdetect
-                prob /= total
-                # dividing by a positive number keeps the order: the largest quotient is max/total
-                if max(values) / total > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
-                    break
-                i += 1
-                updates = 5
-            langprob += prob / self.n_trial
-        self.langprob = langprob.tolist()
-
-
-class _Langdetect:
-    """langdetect's profiles (about 2 s to load), seeded so every detection is repeatable."""
-
-    def __init__(self) -> None:
-        self.factory = DetectorFactory()
-        self.factory.load_profile(PROFILES_DIRECTORY)
-        self.factory.set_seed(LANGDETECT_SEED)
-        words = self.factory.word_lang_prob_map
-        self.rows = {word: i for i, word in enumerate(words)}
-        self.table = np.array(list(words.values()), dtype=np.float64)
-
-    def create(self) -> FastDetector:
-        return FastDetector(self.factory, self.rows, self.table)
-
-
-_langdetect: _Langdetect | None = None
-_langdetect_lock = threading.Lock()
-
-
-def langdetect_model() -> _Langdetect:
-    """The process-wide langdetect model, loaded on first use."""
-    global _langdetect
-    with _langdetect_lock:
-        if _langdetect is None:
-            _langdetect = _Langdetect()
-    return _langdetect
-
-
-def langdetect_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
-    """langdetect's probabilities for `text` ({} when it finds no feature), optionally restricted
-    to `candidates` through its prior map (the other languages then stay at zero)."""
-    detector = langdetect_model().create()
-    detector.set_max_text_length(len(text) + 1)
-    if candidates:
-        detector.set_prior_map({lang: 1.0 for lang in candidates})
-    detector.append(text)
-    try:
-        return {item.lang: item.prob for item in detector.get_probabilities()}
-    except LangDetectException:
-        return {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,10 +228,13 @@ def second_opinion(text: str, probabilities: dict[str, float], evidence: dict[st
 class LanguageIdentifier:
     """text -> (langdetect code or `unknown`, probability in [0, 1]); deterministic."""
 
-    def __init__(self, sample_chars: int = 500, sample_windows: int = 3, min_letters: int = 20):
+    def __init__(self, sample_chars: int = 500, sample_windows: int = 3, min_letters: int = 20, method: str = "naive_bayes"):
+        if method not in METHODS:
+            raise ValueError(f"unknown language method {method!r}: use one of {', '.join(METHODS)}")
         self.sample_chars = sample_chars
         self.sample_windows = sample_windows
         self.min_letters = min_letters
+        self.method = method
 
     def identify(self, text: str) -> tuple[str, float]:
         sample = unicodedata.normalize("NFC", sample_windows(text, self.sample_chars, self.sample_windows))
@@ -349,7 +252,7 @@ class LanguageIdentifier:
     def _label(self, sample: str, scripts: ScriptCounts) -> tuple[str, float]:
         if scripts.cjk * 2 > scripts.letters:
             return self._label_cjk(sample, scripts)
-        probabilities = langdetect_probabilities(sample)
+        probabilities = METHODS[self.method](sample)
         if not probabilities:
             return UNKNOWN, 0.0
         label = max(probabilities, key=probabilities.get)
@@ -368,7 +271,7 @@ class LanguageIdentifier:
             candidates = ["ko"]
         else:
             candidates = ["zh-cn", "zh-tw"]
-        probabilities = langdetect_probabilities(sample, candidates)
+        probabilities = METHODS[self.method](sample, candidates)
         if len(candidates) == 1:
             return candidates[0], probabilities.get(candidates[0], 1.0)
         opinion = second_opinion(sample, probabilities, CHINESE)
@@ -388,7 +291,7 @@ class LanguageFilter:
     def __init__(self, config: LanguageConfig):
         self.allowed = frozenset(config.allowed)
         self.min_score = config.min_score
-        self.identifier = LanguageIdentifier(config.sample_chars, config.sample_windows, config.min_letters)
+        self.identifier = LanguageIdentifier(config.sample_chars, config.sample_windows, config.min_letters, config.method)
 
     def filter(self, doc: Document) -> FilterResult:
         label, score = self.identifier.identify(doc.text)

@@ -1,0 +1,214 @@
+"""langdetect's language profiles, read two ways: exact naive Bayes (default) or langdetect's sampler.
+
+langdetect (Shuyo's language-detection, 55 languages) stores, for every character 1-, 2- and
+3-gram it knows, the gram's probability in each language. It decides by a random walk: seven
+trials, each multiplying in randomly drawn n-grams of the text until one language passes
+0.99999, the trials then averaged. That walk is what costs a millisecond on a tweet, and its
+randomness is why it must be seeded.
+
+`naive_bayes_probabilities` reads the same profiles with the same smoothing (langdetect's
+alpha / BASE_FREQ) but sums the log-probability of *every* n-gram of the text at once: one
+gather and one sum in numpy, no randomness, about 6x faster on the UDHR paragraphs and 25x on
+tweets. On the UDHR dev paragraphs it is as accurate as the sampler (0.9977 both), on single
+sentences and two- or three-word fragments slightly more (benchmarks/filters.py). Its evidence
+is counted as at most `EVIDENCE_NGRAMS` n-grams' worth, so a score says how clearly the text's
+n-grams favour a language, not merely how many there are; that made the scores of short
+fragments better calibrated (expected calibration error 0.039, against 0.051 uncapped and
+0.072 for the sampler, on 5,081 UDHR sentences and fragments).
+
+`sampled_probabilities` is langdetect itself (FastDetector: its algorithm and seed, same
+probabilities bit for bit), for whoever needs langdetect's exact output (`language.method`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from itertools import repeat
+from operator import add
+
+import numpy as np
+import regex
+from langdetect.detector import Detector
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+from langdetect.lang_detect_exception import ErrorCode, LangDetectException
+from langdetect.utils.ngram import NGram
+
+LANGDETECT_SEED = 0
+EVIDENCE_NGRAMS = 30
+SMOOTHING = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ  # langdetect's alpha / BASE_FREQ, without its noise
+
+LATIN_RE = re.compile("[A-z]")  # langdetect's own test: 'A' <= ch <= 'z'
+NON_LATIN_RE = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")  # from U+0300, Latin Extended Additional aside
+TWO_CAPITALS_RE = regex.compile(r"\p{Lu}\p{Lu}")
+
+
+class FastDetector(Detector):
+    """langdetect's Detector with its inner loop in numpy: the same random draws and the same
+    floating-point operations in the same order, so the same probabilities bit for bit, about
+    twice as fast (langdetect spends most of its time on short texts updating 55 language
+    probabilities one Python float at a time)."""
+
+    def __init__(self, factory: DetectorFactory, rows: dict[str, int], table: np.ndarray):
+        super().__init__(factory)
+        self._rows = rows
+        self._table = table
+
+    def _detect_block(self) -> None:
+        self.cleaning_text()
+        ngrams = self._extract_ngrams()
+        if not ngrams:
+            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
+        rows = [self._rows[w] for w in ngrams]
+        draw = self.random._randbelow  # what random.choice(ngrams) calls: the same draws
+        n_rows = len(rows)
+        langprob = np.zeros(len(self.langlist))
+        self.random.seed(self.seed)
+        table = self._table[rows]  # the text's n-grams, row by row
+        stack = np.empty((6, table.shape[1]))  # the probabilities, then up to 5 updates
+        for _ in range(self.n_trial):
+            prob = np.array(self._init_probability(), dtype=np.float64)
+            alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
+            weight = alpha / self.BASE_FREQ
+            # langdetect checks convergence after update 0, then after every 5th: apply the
+            # updates between two checks as one sequential product down the rows
+            i, updates = 0, 1
+            while True:
+                stack[0] = prob
+                stack[1 : updates + 1] = table[[draw(n_rows) for _ in range(updates)]]
+                stack[1 : updates + 1] += weight  # weight + p, as langdetect (IEEE addition commutes)
+                prob = np.multiply.reduce(stack[: updates + 1], axis=0)
+                i += updates - 1
+                values = prob.tolist()
+                total = sum(values)  # Python's left-to-right sum, as langdetect
+                prob /= total
+                # dividing by a positive number keeps the order: the largest quotient is max/total
+                if max(values) / total > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
+                    break
+                i += 1
+                updates = 5
+            langprob += prob / self.n_trial
+        self.langprob = langprob.tolist()
+
+
+class LangdetectProfiles:
+    """langdetect's profiles (about 2 s to load), as a gram -> row map and two tables."""
+
+    def __init__(self) -> None:
+        self.factory = DetectorFactory()
+        self.factory.load_profile(PROFILES_DIRECTORY)
+        self.factory.set_seed(LANGDETECT_SEED)
+        self.languages: list[str] = list(self.factory.langlist)
+        self.column = {lang: i for i, lang in enumerate(self.languages)}
+        words = self.factory.word_lang_prob_map
+        self.rows = {word: i for i, word in enumerate(words)}
+        self.table = np.array(list(words.values()), dtype=np.float64)
+        self.log_table = np.log(self.table + SMOOTHING).astype(np.float32)
+        # langdetect normalises character by character in Python; one translate() does the same.
+        # Every block it rewrites lies in the BMP, so other characters pass through unchanged.
+        changed = {}
+        for code in range(0x10000):
+            if not 0xD800 <= code <= 0xDFFF:
+                ch = chr(code)
+                normal = NGram.normalize(ch)
+                if normal != ch:
+                    changed[code] = normal
+        self.normalize_table = str.maketrans(changed)
+
+    def create(self) -> FastDetector:
+        return FastDetector(self.factory, self.rows, self.table)
+
+    def ngrams(self, text: str) -> list[str]:
+        """The 1-3-grams langdetect extracts from `text`, plus some it never would (a lone
+        space, three characters around a space) that its profiles do not hold either, so
+        looking them up drops them."""
+        if "@" in text:
+            text = Detector.MAIL_RE.sub(" ", text)
+        if "http" in text:
+            text = Detector.URL_RE.sub(" ", text)
+        if not text.isascii():
+            text = NGram.normalize_vi(text)
+            if len(LATIN_RE.findall(text)) * 2 < len(NON_LATIN_RE.findall(text)):
+                text = LATIN_RE.sub("", text)  # Latin letters inside non-Latin text are noise (URLs, names)
+        words = [w for w in text.translate(self.normalize_table).split(" ") if w]
+        grams: list[str] = []
+        if words and TWO_CAPITALS_RE.search(text):
+            # langdetect skips the grams of words written in capitals: its own state machine
+            # reads those words, one by one (a gram never spans two words)
+            for word in words:
+                if TWO_CAPITALS_RE.search(word):
+                    grams += self._ngrams_one_by_one(word + " ")
+            words = [w for w in words if not TWO_CAPITALS_RE.search(w)]
+        if not words:
+            return grams
+        padded = " " + " ".join(words) + " "
+        bigrams = list(map(add, padded, padded[1:]))
+        grams += padded  # characters, one by one
+        grams += bigrams
+        grams += map(add, bigrams, padded[2:])
+        return grams
+
+    @staticmethod
+    def _ngrams_one_by_one(text: str) -> list[str]:
+        grams = []
+        ngram = NGram()
+        for ch in text:
+            ngram.add_char(ch)
+            for n in (1, 2, 3):
+                gram = ngram.get(n)
+                if gram is not None:
+                    grams.append(gram)
+        return grams
+
+
+_profiles: LangdetectProfiles | None = None
+_profiles_lock = threading.Lock()
+
+
+def langdetect_profiles() -> LangdetectProfiles:
+    """The process-wide profiles, loaded on first use."""
+    global _profiles
+    with _profiles_lock:
+        if _profiles is None:
+            _profiles = LangdetectProfiles()
+    return _profiles
+
+
+def naive_bayes_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
+    """Posterior over langdetect's languages (or over `candidates`) from every known n-gram of
+    `text`; languages under 1e-6 are left out, and {} means no known n-gram."""
+    profiles = langdetect_profiles()
+    grams = profiles.ngrams(text)
+    rows = np.fromiter(map(profiles.rows.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
+    rows = rows[rows >= 0]  # langdetect ignores the grams its profiles lack
+    if not len(rows):
+        return {}
+    log_likelihood = np.add.reduce(profiles.log_table[rows], axis=0, dtype=np.float64)
+    if len(rows) > EVIDENCE_NGRAMS:
+        log_likelihood *= EVIDENCE_NGRAMS / len(rows)
+    languages = profiles.languages
+    if candidates:
+        columns = [profiles.column[lang] for lang in candidates]
+        log_likelihood = log_likelihood[columns]
+        languages = [languages[c] for c in columns]
+    posterior = np.exp(log_likelihood - log_likelihood.max())
+    posterior /= posterior.sum()
+    present = np.flatnonzero(posterior > 1e-6)
+    return dict(zip([languages[i] for i in present.tolist()], posterior[present].tolist()))
+
+
+def sampled_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
+    """langdetect's own probabilities for `text` ({} when it finds no feature), seeded,
+    optionally restricted to `candidates` through its prior map."""
+    detector = langdetect_profiles().create()
+    detector.set_max_text_length(len(text) + 1)
+    if candidates:
+        detector.set_prior_map({lang: 1.0 for lang in candidates})
+    detector.append(text)
+    try:
+        return {item.lang: item.prob for item in detector.get_probabilities()}
+    except LangDetectException:
+        return {}
+
+
+METHODS = {"naive_bayes": naive_bayes_probabilities, "langdetect": sampled_probabilities}
