@@ -139,7 +139,12 @@ def test_disabled_filters_do_not_run():
     ],
 )
 def test_same_decision_as_datatrove_with_its_own_tokenizer(text):
-    reference = datatrove_filters(QualityConfig())  # language "eng": datatrove's SpaCyTokenizer
+    reference = [  # datatrove's own classes, with its own SpaCyTokenizer
+        ("gopher_repetition", GopherRepetitionFilter()),
+        ("gopher_quality", GopherQualityFilter()),
+        ("c4", C4QualityFilter(filter_no_terminal_punct=False)),
+        ("fineweb", FineWebQualityFilter()),
+    ]
     dt_doc = DatatroveDocument(text=text, id="d")
     expected = True
     for name, dt_filter in reference:
@@ -166,3 +171,23 @@ def test_quality_filter_pickles_and_is_deterministic():
     for text in (good_text(), "Short one."):
         a, b = Document(id="a", text=text), Document(id="b", text=text)
         assert quality.filter(a) == clone.filter(b) and a.text == b.text
+
+
+def test_fast_gopher_repetition_decides_as_datatrove():
+    # texts drawn from a tiny vocabulary repeat n-grams at every rate; each must get the same
+    # verdict and reason from both classes
+    import random
+
+    from pipeline.filters.quality import FastGopherRepetitionFilter
+
+    rng = random.Random(7)
+    ours, theirs = FastGopherRepetitionFilter(), GopherRepetitionFilter()
+    verdicts = set()
+    for i in range(400):
+        vocab = [rng.choice(["a", "ab", "abc", "b", "bc", "the", "cat", "sat"]) for _ in range(rng.randint(2, 8))]
+        lines = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 12))) for _ in range(rng.randint(1, 6))]
+        text = rng.choice(["\n", "\n\n", " "]).join(lines) + rng.choice(["", ".", " end"])
+        expected = theirs.filter(DatatroveDocument(text=text, id=str(i)))
+        assert ours.filter(DatatroveDocument(text=text, id=str(i))) == expected, text
+        verdicts.add(expected if expected is True else expected[1])
+    assert len(verdicts) >= 5  # the texts exercised several different rules

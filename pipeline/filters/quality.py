@@ -11,17 +11,25 @@ things make it several times faster than datatrove's chain without changing any 
   lexemes away after every call, so every document pays to rebuild its vocabulary).
 - C4 counts sentences line by line; a line holding none of the sentencizer's punctuation is one
   sentence, so spacy only runs on the lines that can split.
+- GopherRepetition's n-gram counts run through `FastGopherRepetitionFilter`: the same rules in
+  the same order on the same strings, the n-grams built by C-level zip/join/Counter instead of
+  Python loops, and the duplicate-n-gram walk skipped when no n-gram repeats at all (it would
+  then count nothing). About 3x faster on tweets.
 
 `benchmarks/filters.py` checks that the decisions match datatrove's chain document for document.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 import spacy
 from spacy.attrs import ORTH
 from datatrove.data import Document as DatatroveDocument
 from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
+from datatrove.utils.text import split_into_words
 from datatrove.utils.word_tokenizers import SpaCyTokenizer, WordTokenizer, load_word_tokenizer, strip_strings
 
 from pipeline.config import QualityConfig
@@ -83,6 +91,70 @@ class SharedSpacyTokenizer(WordTokenizer):
         return [(sent.start_char, sent.end_char) for sent in doc.sents]
 
 
+def joined_ngrams(words: list[str], n: int, separator: str) -> list[str]:
+    return list(map(separator.join, zip(*(words[i:] for i in range(n)))))
+
+
+class FastGopherRepetitionFilter(GopherRepetitionFilter):
+    """datatrove's GopherRepetitionFilter.filter, rule for rule, with faster n-gram counting."""
+
+    def filter(self, doc: DatatroveDocument) -> bool | tuple[bool, str]:
+        text = doc.text
+        if not text:
+            return False, "empty"
+
+        paragraphs = self.paragraph_exp.split(text.strip())
+        paragraphs_duplicates, char_duplicates = find_duplicates(paragraphs)
+        if self.dup_para_frac and paragraphs_duplicates / len(paragraphs) > self.dup_para_frac:
+            return False, "dup_para_frac"
+        if self.dup_para_char_frac and char_duplicates / len(text) > self.dup_para_char_frac:
+            return False, "dup_para_char_frac"
+
+        lines = self._line_splitter.split(text)
+        line_duplicates, char_duplicates = find_duplicates(lines)
+        if self.dup_line_frac and line_duplicates / len(lines) > self.dup_line_frac:
+            return False, "dup_line_frac"
+        if self.dup_line_char_frac and char_duplicates / len(text) > self.dup_line_char_frac:
+            return False, "dup_line_char_frac"
+
+        words = split_into_words(text, self.language)
+
+        for n, n_frac in self.top_n_grams:
+            n_grams = joined_ngrams(words, n, " ")
+            if not n_grams:
+                continue
+            # Counter(iterable) counts in insertion order as datatrove's loop does, so
+            # most_common(1) picks the same n-gram among equally frequent ones
+            top_gram, count = Counter(n_grams).most_common(1)[0]
+            if len(top_gram) * count / len(text) > n_frac:
+                return False, f"top_{n}_gram"
+
+        for n, n_frac in self.dup_n_grams:
+            if repeated_ngram_chars(words, n) / len(text) > n_frac:
+                return False, f"duplicated_{n}_n_grams"
+
+        return True
+
+
+def repeated_ngram_chars(words: list[str], n: int) -> int:
+    """datatrove's find_all_duplicate: characters in n-grams (joined without a separator, as
+    datatrove joins them) seen before, a repeat skipping its n words."""
+    n_grams = joined_ngrams(words, n, "")
+    if len(set(n_grams)) == len(n_grams):
+        return 0  # no repeat anywhere: the walk visits every n-gram and counts none
+    unique: set[str] = set()
+    repeated_chars, idx = 0, 0
+    while idx < len(n_grams):
+        n_gram = n_grams[idx]
+        if n_gram in unique:
+            repeated_chars += len(n_gram)
+            idx += n
+        else:
+            unique.add(n_gram)
+            idx += 1
+    return repeated_chars
+
+
 def shared_tokenizer(language: str) -> WordTokenizer:
     """The word tokenizer datatrove would use for `language`, sped up when it is spacy's."""
     tokenizer = load_word_tokenizer(language)
@@ -97,7 +169,7 @@ def datatrove_filters(config: QualityConfig, language: str | WordTokenizer | Non
     filters: list[tuple[str, BaseFilter]] = []
     rep = config.gopher_repetition
     if rep.enabled:
-        filters.append(("gopher_repetition", GopherRepetitionFilter(
+        filters.append(("gopher_repetition", FastGopherRepetitionFilter(
             dup_line_frac=rep.dup_line_frac,
             dup_para_frac=rep.dup_para_frac,
             dup_line_char_frac=rep.dup_line_char_frac,
