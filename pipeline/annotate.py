@@ -46,6 +46,10 @@ PART_SCHEMA = pa.schema(
 )
 
 BATCH_ROWS = 2048
+# Documents the filters see together (tweets gain most from batching), and a bound in
+# characters so that a batch of books stays small.
+FILTER_BATCH_DOCS = 256
+FILTER_BATCH_CHARS = 4_000_000
 
 
 class Annotator:
@@ -57,29 +61,44 @@ class Annotator:
         self.cleaner = TextCleaner(config.clean)
         self.filters = build_filters(config)
 
-    def row(self, record: Document | InvalidRecord) -> dict[str, Any]:
-        if isinstance(record, InvalidRecord):
-            return {"doc_id": record.id, "source": record.source, "n_chars": 0, "text": None,
-                    "drop_reason": f"{INVALID}:{record.reason}", "first_line": record.detail[:120],
-                    "metadata": None}
-        doc = record
-        row: dict[str, Any] = {"doc_id": doc.id, "source": doc.source, "first_line": first_line(doc.text),
-                               "metadata": json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True, default=str)
-                               if doc.metadata else None}
-        self.cleaner(doc)
-        reason = EMPTY if not doc.text.strip() else None
-        if reason is None:
-            # Every filter sees every document, so each signal is recorded even after an earlier
-            # filter has already condemned it; the first failure in chain order is the reason.
-            for document_filter in self.filters:
-                try:
-                    failed = drop_reason(document_filter.filter(doc), default=document_filter.name)
-                except Exception as e:  # one odd document must not end the whole run: quarantine it
-                    failed = f"{INVALID}:filter_error:{document_filter.name}:{type(e).__name__}"
-                reason = reason or failed
-        row.update({name: doc.signals.get(name) for name in SIGNAL_COLUMNS})
-        row.update({"n_chars": len(doc.text), "drop_reason": reason, "text": doc.text if reason is None else None})
-        return row
+    def rows(self, records: list[Document | InvalidRecord]) -> list[dict[str, Any]]:
+        """One part-file row per record, in order; the filters see the batch's documents together."""
+        from pipeline.filters import filter_many
+
+        rows: list[dict[str, Any]] = []
+        docs: list[Document] = []
+        reasons: dict[int, str | None] = {}
+        for record in records:
+            if isinstance(record, InvalidRecord):
+                rows.append({"doc_id": record.id, "source": record.source, "n_chars": 0, "text": None,
+                             "drop_reason": f"{INVALID}:{record.reason}", "first_line": record.detail[:120],
+                             "metadata": None})
+                continue
+            doc = record
+            rows.append({"doc_id": doc.id, "source": doc.source, "first_line": first_line(doc.text),
+                         "metadata": json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True, default=str)
+                         if doc.metadata else None})
+            self.cleaner(doc)
+            if doc.text.strip():
+                docs.append(doc)
+            else:
+                reasons[id(doc)] = EMPTY
+        # Every filter sees every document, so each signal is recorded even after an earlier
+        # filter has already condemned it; the first failure in chain order is the reason.
+        for document_filter in self.filters:
+            for doc, result in zip(docs, filter_many(document_filter, docs)):
+                if isinstance(result, Exception):  # one odd document must not end the whole run
+                    failed = f"{INVALID}:filter_error:{document_filter.name}:{type(result).__name__}"
+                else:
+                    failed = drop_reason(result, default=document_filter.name)
+                reasons[id(doc)] = reasons.get(id(doc)) or failed
+        for row, record in zip(rows, records):
+            if isinstance(record, InvalidRecord):
+                continue
+            reason = reasons.get(id(record))
+            row.update({name: record.signals.get(name) for name in SIGNAL_COLUMNS})
+            row.update({"n_chars": len(record.text), "drop_reason": reason, "text": record.text if reason is None else None})
+        return rows
 
 
 def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_path: Path) -> dict[str, Any]:
@@ -88,16 +107,29 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
     tmp = out_path.with_name(out_path.name + ".tmp")
     counts = {"documents": 0, "invalid": 0, "survivors": 0}
     rows: list[dict[str, Any]] = []
-    with pq.ParquetWriter(tmp, PART_SCHEMA, compression="zstd") as writer:
-        for record in read_documents(item, config.ingest):
-            row = annotator.row(record)
-            counts["documents"] += 1
-            counts["invalid"] += isinstance(record, InvalidRecord)
+    records: list[Document | InvalidRecord] = []
+    batch_chars = 0
+
+    def annotate_records() -> None:
+        nonlocal batch_chars
+        for row in annotator.rows(records):
             counts["survivors"] += row["drop_reason"] is None
             rows.append(row)
+        records.clear()
+        batch_chars = 0
+
+    with pq.ParquetWriter(tmp, PART_SCHEMA, compression="zstd") as writer:
+        for record in read_documents(item, config.ingest):
+            counts["documents"] += 1
+            counts["invalid"] += isinstance(record, InvalidRecord)
+            records.append(record)
+            batch_chars += len(record.text) if isinstance(record, Document) else 0
+            if len(records) >= FILTER_BATCH_DOCS or batch_chars >= FILTER_BATCH_CHARS:
+                annotate_records()
             if len(rows) >= BATCH_ROWS:
                 writer.write_table(pa.Table.from_pylist(rows, schema=PART_SCHEMA))
                 rows.clear()
+        annotate_records()
         if rows or counts["documents"] == 0:
             writer.write_table(pa.Table.from_pylist(rows, schema=PART_SCHEMA))
     os.replace(tmp, out_path)

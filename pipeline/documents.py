@@ -57,6 +57,9 @@ class DocumentFilter(Protocol):
 
     def filter(self, doc: Document) -> FilterResult: ...
 
+    # optional: def filter_batch(self, docs: list[Document]) -> list[FilterResult], the same
+    # verdicts as filter() one by one (pipeline.filters.filter_many uses it when present)
+
 
 def drop_reason(result: FilterResult, default: str) -> str | None:
     """None when `result` keeps the document, else its reason (or `default` when none was given)."""

@@ -188,3 +188,13 @@ def test_naive_bayes_posterior_is_a_distribution():
     restricted = naive_bayes_probabilities(KNOWN["zh-tw"], ["zh-cn", "zh-tw"])
     assert set(restricted) <= {"zh-cn", "zh-tw"}
     assert naive_bayes_probabilities("12345 !!") == {}
+
+
+def test_identify_many_matches_one_by_one():
+    texts = list(KNOWN.values()) + ["", "1234", "ok", "lol idk wat u mean", "RT @user: THIS IS SO TRUE", "図書館"] * 2
+    assert IDENTIFIER.identify_many(texts) == [IDENTIFIER.identify(t) for t in texts]
+    docs = [Document(id=str(i), text=t) for i, t in enumerate(texts)]
+    language_filter = LanguageFilter(LanguageConfig(allowed=["en"]))
+    batch = language_filter.filter_batch(docs)
+    singles = [language_filter.filter(Document(id=d.id, text=d.text)) for d in docs]
+    assert batch == singles

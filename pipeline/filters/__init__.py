@@ -9,7 +9,7 @@ every document it sees; the first failing filter's reason is the document's drop
 from __future__ import annotations
 
 from pipeline.config import Config
-from pipeline.documents import DocumentFilter
+from pipeline.documents import Document, DocumentFilter, FilterResult
 from pipeline.filters.language import LanguageFilter, LanguageIdentifier
 from pipeline.filters.pii import PIIFilter
 from pipeline.filters.quality import QualityFilter
@@ -17,6 +17,7 @@ from pipeline.filters.toxicity import ToxicityFilter, ToxicityModel
 
 __all__ = [
     "build_filters",
+    "filter_many",
     "LanguageFilter",
     "LanguageIdentifier",
     "PIIFilter",
@@ -38,3 +39,22 @@ def build_filters(config: Config) -> list[DocumentFilter]:
     if config.pii.enabled:
         filters.append(PIIFilter(config.pii))
     return filters
+
+
+def filter_many(document_filter: DocumentFilter, docs: list[Document]) -> list[FilterResult | Exception]:
+    """The filter's verdict on each document, through its `filter_batch` when it has one (the
+    numpy work of a batch of tweets then runs once, not per tweet). An exception is returned in
+    place of the verdict of the document that raised it, so one odd document spoils nothing else."""
+    batch = getattr(document_filter, "filter_batch", None)
+    if batch is not None and len(docs) > 1:
+        try:
+            return batch(docs)
+        except Exception:
+            pass  # find the culprit one document at a time
+    results: list[FilterResult | Exception] = []
+    for doc in docs:
+        try:
+            results.append(document_filter.filter(doc))
+        except Exception as e:
+            results.append(e)
+    return results

@@ -36,6 +36,7 @@ from langdetect.utils.ngram import NGram
 
 LANGDETECT_SEED = 0
 EVIDENCE_NGRAMS = 30
+BATCH_NGRAMS = 16_384
 SMOOTHING = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ  # langdetect's alpha / BASE_FREQ, without its noise
 
 LATIN_RE = re.compile("[A-z]")  # langdetect's own test: 'A' <= ch <= 'z'
@@ -177,24 +178,55 @@ def langdetect_profiles() -> LangdetectProfiles:
 def naive_bayes_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
     """Posterior over langdetect's languages (or over `candidates`) from every known n-gram of
     `text`; languages under 1e-6 are left out, and {} means no known n-gram."""
+    return naive_bayes_batch([text], candidates)[0]
+
+
+def naive_bayes_batch(texts: list[str], candidates: list[str] | None = None) -> list[dict[str, float]]:
+    """naive_bayes_probabilities for many texts: the numpy work runs once per batch of up to
+    BATCH_NGRAMS n-grams, which matters for tweets, where it would otherwise cost more than
+    the n-grams themselves (and the bound keeps a batch of books inside the cache)."""
     profiles = langdetect_profiles()
-    grams = profiles.ngrams(text)
+    results: list[dict[str, float]] = []
+    grams: list[str] = []
+    ends: list[int] = []
+    for text in texts:
+        grams += profiles.ngrams(text)
+        ends.append(len(grams))
+        if len(grams) >= BATCH_NGRAMS:
+            results += _posteriors(profiles, grams, ends, candidates)
+            grams, ends = [], []
+    if ends:
+        results += _posteriors(profiles, grams, ends, candidates)
+    return results
+
+
+def _posteriors(
+    profiles: LangdetectProfiles, grams: list[str], ends: list[int], candidates: list[str] | None
+) -> list[dict[str, float]]:
+    """One posterior per text; text i owns grams[ends[i-1]:ends[i]]."""
     rows = np.fromiter(map(profiles.rows.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
-    rows = rows[rows >= 0]  # langdetect ignores the grams its profiles lack
-    if not len(rows):
-        return {}
-    log_likelihood = np.add.reduce(profiles.log_table[rows], axis=0, dtype=np.float64)
-    if len(rows) > EVIDENCE_NGRAMS:
-        log_likelihood *= EVIDENCE_NGRAMS / len(rows)
+    known = rows >= 0  # langdetect ignores the grams its profiles lack
+    known_before = np.concatenate([[0], np.cumsum(known)])
+    bounds = np.array([0, *ends])
+    counts = known_before[bounds[1:]] - known_before[bounds[:-1]]
+    results: list[dict[str, float]] = [{} for _ in ends]
+    has_grams = np.flatnonzero(counts)
+    if not len(has_grams):
+        return results
+    starts = (np.cumsum(counts) - counts)[has_grams]
+    log_likelihood = np.add.reduceat(profiles.log_table[rows[known]], starts, axis=0, dtype=np.float64)
+    log_likelihood *= np.minimum(1.0, EVIDENCE_NGRAMS / counts[has_grams])[:, None]
     languages = profiles.languages
     if candidates:
         columns = [profiles.column[lang] for lang in candidates]
-        log_likelihood = log_likelihood[columns]
+        log_likelihood = log_likelihood[:, columns]
         languages = [languages[c] for c in columns]
-    posterior = np.exp(log_likelihood - log_likelihood.max())
-    posterior /= posterior.sum()
-    present = np.flatnonzero(posterior > 1e-6)
-    return dict(zip([languages[i] for i in present.tolist()], posterior[present].tolist()))
+    posterior = np.exp(log_likelihood - log_likelihood.max(axis=1, keepdims=True))
+    posterior /= posterior.sum(axis=1, keepdims=True)
+    text_of, language_of = np.nonzero(posterior > 1e-6)
+    for t, lang, p in zip(has_grams[text_of].tolist(), language_of.tolist(), posterior[text_of, language_of].tolist()):
+        results[t][languages[lang]] = p
+    return results
 
 
 def sampled_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
@@ -211,4 +243,8 @@ def sampled_probabilities(text: str, candidates: list[str] | None = None) -> dic
         return {}
 
 
-METHODS = {"naive_bayes": naive_bayes_probabilities, "langdetect": sampled_probabilities}
+def sampled_batch(texts: list[str], candidates: list[str] | None = None) -> list[dict[str, float]]:
+    return [sampled_probabilities(text, candidates) for text in texts]
+
+
+METHODS = {"naive_bayes": naive_bayes_batch, "langdetect": sampled_batch}

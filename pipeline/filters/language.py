@@ -237,22 +237,37 @@ class LanguageIdentifier:
         self.method = method
 
     def identify(self, text: str) -> tuple[str, float]:
-        sample = unicodedata.normalize("NFC", sample_windows(text, self.sample_chars, self.sample_windows))
-        scripts = count_scripts(sample)
-        if scripts.letters == 0:
-            return UNKNOWN, 0.0
-        if scripts.upper > scripts.lower:
-            sample = sample.lower()  # langdetect ignores all-capital words
-        label, score = self._label(sample, scripts)
+        return self.identify_many([text])[0]
+
+    def identify_many(self, texts: list[str]) -> list[tuple[str, float]]:
+        """identify() for each text; the n-gram scoring of the batch runs as one numpy pass."""
+        results: list[tuple[str, float]] = [(UNKNOWN, 0.0)] * len(texts)
+        pending: list[tuple[int, str, ScriptCounts]] = []
+        for i, text in enumerate(texts):
+            sample = unicodedata.normalize("NFC", sample_windows(text, self.sample_chars, self.sample_windows))
+            scripts = count_scripts(sample)
+            if scripts.letters == 0:
+                continue
+            if scripts.upper > scripts.lower:
+                sample = sample.lower()  # langdetect ignores all-capital words
+            if scripts.cjk * 2 > scripts.letters:
+                results[i] = self._scaled(self._label_cjk(sample, scripts), scripts)
+            else:
+                pending.append((i, sample, scripts))
+        batch = METHODS[self.method]([sample for _, sample, _ in pending])
+        for (i, sample, scripts), probabilities in zip(pending, batch):
+            results[i] = self._scaled(self._label(sample, probabilities), scripts)
+        return results
+
+    def _scaled(self, labelled: tuple[str, float], scripts: ScriptCounts) -> tuple[str, float]:
+        label, score = labelled
         if label == UNKNOWN:
             return UNKNOWN, 0.0
         confidence = min(1.0, scripts.weighted_letters / self.min_letters) if self.min_letters > 0 else 1.0
         return label, round(min(1.0, max(0.0, score * confidence)), 6)
 
-    def _label(self, sample: str, scripts: ScriptCounts) -> tuple[str, float]:
-        if scripts.cjk * 2 > scripts.letters:
-            return self._label_cjk(sample, scripts)
-        probabilities = METHODS[self.method](sample)
+    @staticmethod
+    def _label(sample: str, probabilities: dict[str, float]) -> tuple[str, float]:
         if not probabilities:
             return UNKNOWN, 0.0
         label = max(probabilities, key=probabilities.get)
@@ -271,7 +286,7 @@ class LanguageIdentifier:
             candidates = ["ko"]
         else:
             candidates = ["zh-cn", "zh-tw"]
-        probabilities = METHODS[self.method](sample, candidates)
+        probabilities = METHODS[self.method]([sample], candidates)[0]
         if len(candidates) == 1:
             return candidates[0], probabilities.get(candidates[0], 1.0)
         opinion = second_opinion(sample, probabilities, CHINESE)
@@ -294,9 +309,13 @@ class LanguageFilter:
         self.identifier = LanguageIdentifier(config.sample_chars, config.sample_windows, config.min_letters, config.method)
 
     def filter(self, doc: Document) -> FilterResult:
-        label, score = self.identifier.identify(doc.text)
-        doc.signals["language"] = label
-        doc.signals["language_score"] = score
-        if self.allowed and (label not in self.allowed or score < self.min_score):
-            return False, LANGUAGE
-        return True
+        return self.filter_batch([doc])[0]
+
+    def filter_batch(self, docs: list[Document]) -> list[FilterResult]:
+        results: list[FilterResult] = []
+        for doc, (label, score) in zip(docs, self.identifier.identify_many([doc.text for doc in docs])):
+            doc.signals["language"] = label
+            doc.signals["language_score"] = score
+            keep = not self.allowed or (label in self.allowed and score >= self.min_score)
+            results.append(True if keep else (False, LANGUAGE))
+        return results
