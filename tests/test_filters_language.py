@@ -198,3 +198,12 @@ def test_identify_many_matches_one_by_one():
     batch = language_filter.filter_batch(docs)
     singles = [language_filter.filter(Document(id=d.id, text=d.text)) for d in docs]
     assert batch == singles
+
+
+def test_bokmal_doubled_consonant_before_consonant_is_norwegian_evidence():
+    from pipeline.filters.language import evidence_counts
+
+    evidence = CLOSE_PAIRS[frozenset({"da", "no"})]
+    assert evidence_counts("alltid grunnlag vennskap", evidence) == {"da": 0, "no": 3}
+    # Danish compounds joined by s, and doubled consonants before vowels, are no evidence
+    assert evidence_counts("medlemsstat opholdssted alle sommer", evidence) == {"da": 0, "no": 0}

@@ -42,6 +42,8 @@ SMOOTHING = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ  # langdetect's alpha / 
 LATIN_RE = re.compile("[A-z]")  # langdetect's own test: 'A' <= ch <= 'z'
 NON_LATIN_RE = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")  # from U+0300, Latin Extended Additional aside
 TWO_CAPITALS_RE = regex.compile(r"\p{Lu}\p{Lu}")
+# langdetect's normalisation of ASCII: every character but a letter becomes a space
+ASCII_NORMALIZE = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
 
 
 class FastDetector(Detector):
@@ -127,11 +129,14 @@ class LangdetectProfiles:
             text = Detector.MAIL_RE.sub(" ", text)
         if "http" in text:
             text = Detector.URL_RE.sub(" ", text)
-        if not text.isascii():
+        if text.isascii():
+            text = text.encode("ascii").translate(ASCII_NORMALIZE).decode("ascii")
+        else:
             text = NGram.normalize_vi(text)
             if len(LATIN_RE.findall(text)) * 2 < len(NON_LATIN_RE.findall(text)):
                 text = LATIN_RE.sub("", text)  # Latin letters inside non-Latin text are noise (URLs, names)
-        words = [w for w in text.translate(self.normalize_table).split(" ") if w]
+            text = text.translate(self.normalize_table)
+        words = [w for w in text.split(" ") if w]
         grams: list[str] = []
         if words and TWO_CAPITALS_RE.search(text):
             # langdetect skips the grams of words written in capitals: its own state machine
