@@ -153,3 +153,20 @@ def test_balanced_weights_balance_classes_within_sources():
     w = balanced_weights(labels, sources)
     assert w[:3].sum() == pytest.approx(w[3]) and w[4] == pytest.approx(w[5])
     assert w[:4].sum() == pytest.approx(4) and w[4:].sum() == pytest.approx(2)
+
+
+def test_batch_scores_equal_window_scores_to_the_bit():
+    # filter_batch scores one-window texts together; each must get what the windowed path gives
+    texts = BENIGN + TOXIC + [
+        "", "ok", "a", "!!!", "RT @someone: http://t.co/x", "word " * 31, "word " * 32, "word " * 33,
+        " ".join(f"w{i}" for i in range(200)), "naïve café 東京 😀 test", "the the the",
+    ]
+    texts = texts * 2
+    toxicity = ToxicityFilter(ToxicityConfig(threshold=0.5))
+    docs = [Document(id=str(i), text=t) for i, t in enumerate(texts)]
+    results = toxicity.filter_batch(docs)
+    model = default_model()
+    expected = [round(model.score_normalized(normalize(t), 32), 6) for t in texts]
+    assert [doc.signals["toxicity_score"] for doc in docs] == expected
+    assert results == [(False, "toxicity") if score >= 0.5 else True for score in expected]
+    assert any(result is not True for result in results) and any(result is True for result in results)

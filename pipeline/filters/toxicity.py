@@ -21,6 +21,7 @@ header); the signal is `flagged_word_ratio`.
 from __future__ import annotations
 
 import html
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,10 +91,20 @@ class Featurizer:
 
     def features(self, normalized: str) -> tuple[np.ndarray, np.ndarray]:
         """(bucket per feature, index of the word where it starts); `normalized` from normalize()."""
+        spans = self.spans(normalized)
+        if spans is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        buckets, start, _, word_of_char, n_words = spans
+        words = np.clip(word_of_char[start], 0, max(n_words - 1, 0))
+        return buckets, words.astype(np.int64)
+
+    def spans(self, normalized: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """Every n-gram of `normalized` as (bucket, start, end), with each character's word
+        index and the number of words; None when the text is too short to hold one."""
         codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         n = len(codes)
         if n < 3:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return None
         forward, inverse = _powers_for(n)
         with np.errstate(over="ignore"):
             prefix = np.zeros(n + 1, dtype=np.uint64)
@@ -118,16 +129,15 @@ class Featurizer:
                 ends.append(e)
                 salts.append(np.full(len(s), 100 + k, dtype=np.uint64))
         if not starts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return None
         start = np.concatenate(starts)
         end = np.concatenate(ends)
         salt = np.concatenate(salts)
         with np.errstate(over="ignore"):
-            h = (prefix[end] - prefix[start]) * inverse[start]
+            h = (prefix[end] - prefix[start]) * inverse[start]  # the same value wherever the n-gram sits
             h = (h ^ (salt * _MIX)) * _MIX
         buckets = (h >> np.uint64(64 - self.bits)).astype(np.int64)
-        words = np.clip(word_of_char[start], 0, max(n_words - 1, 0))
-        return buckets, words.astype(np.int64)
+        return buckets, start, end, word_of_char, n_words
 
 
 def window_rows(words: np.ndarray, n_words: int, window_words: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -212,13 +222,35 @@ class ToxicityModel:
         row, bucket, value = tf_matrix_rows(buckets[index], window, n_windows, self.featurizer.n_buckets)
         return self.bias + np.bincount(row, weights=value * self.weights[bucket], minlength=n_windows)
 
+    def short_logits(self, normalized_texts: list[str]) -> np.ndarray:
+        """window_logits of many texts that are each one window, computed together: the texts
+        are joined (each shares its edge space with the next) and the n-grams that would cross
+        from one into the next are left out, so every text gets exactly its own features, in
+        the same order, and the same logit to the bit as alone."""
+        joined = normalized_texts[0] + "".join(text[1:] for text in normalized_texts[1:])
+        lengths = np.array([len(text) for text in normalized_texts])
+        offsets = np.concatenate([[0], np.cumsum(lengths - 1)[:-1]])
+        spans = self.featurizer.spans(joined)
+        if spans is None:
+            return np.full(len(normalized_texts), self.bias)
+        buckets, start, end, _, _ = spans
+        text_of = np.searchsorted(offsets, start, side="right") - 1
+        inside = end <= (offsets + lengths)[text_of]
+        row, bucket, value = tf_matrix_rows(buckets[inside], text_of[inside], len(normalized_texts), self.featurizer.n_buckets)
+        return self.bias + np.bincount(row, weights=value * self.weights[bucket], minlength=len(normalized_texts))
+
     def score(self, text: str, window_words: int = 32) -> float:
         """Probability that the worst window of `text` is toxic, in [0, 1]."""
         return self.score_normalized(normalize(text), window_words)
 
     def score_normalized(self, normalized: str, window_words: int = 32) -> float:
         worst = max(float(np.max(self.window_logits(part, window_words))) for part in _chunks(normalized, window_words))
-        return float(1.0 / (1.0 + np.exp(-worst)))
+        return probability(worst)
+
+
+def probability(logit: float) -> float:
+    """The logistic function, one float at a time, so batch and single scoring round alike."""
+    return 1.0 / (1.0 + math.exp(-logit)) if logit > -700 else 0.0
 
 
 CHUNK_WORDS = 16384  # a book is scored in pieces so memory does not grow with the document
@@ -285,10 +317,20 @@ class ToxicityFilter:
         default_model()  # fail at construction, not on the first document, if the model is missing
 
     def filter(self, doc: Document) -> FilterResult:
-        normalized = normalize(doc.text)
-        score = round(default_model().score_normalized(normalized, self.window_words), 6)
-        doc.signals["toxicity_score"] = score
-        doc.signals["flagged_word_ratio"] = round(flagged_word_ratio_normalized(normalized), 6)
-        if self.threshold is not None and score >= self.threshold:
-            return False, TOXICITY
-        return True
+        return self.filter_batch([doc])[0]
+
+    def filter_batch(self, docs: list[Document]) -> list[FilterResult]:
+        model = default_model()
+        normalized = [normalize(doc.text) for doc in docs]
+        # texts of one window (tweets, comments) are scored together; longer ones one by one
+        short = [i for i, text in enumerate(normalized) if len(text) >= 3 and text.count(" ") - 1 <= self.window_words]
+        logits = model.short_logits([normalized[i] for i in short]).tolist() if short else []
+        scores = {i: probability(logit) for i, logit in zip(short, logits)}
+        results: list[FilterResult] = []
+        for i, doc in enumerate(docs):
+            score = scores[i] if i in scores else model.score_normalized(normalized[i], self.window_words)
+            score = round(score, 6)
+            doc.signals["toxicity_score"] = score
+            doc.signals["flagged_word_ratio"] = round(flagged_word_ratio_normalized(normalized[i]), 6)
+            results.append((False, TOXICITY) if self.threshold is not None and score >= self.threshold else True)
+        return results
