@@ -18,7 +18,7 @@ from pipeline.filters.language import (
     LanguageIdentifier,
     sample_windows,
 )
-from pipeline.filters.langdetect_model import langdetect_profiles, naive_bayes_probabilities, sampled_probabilities
+from pipeline.filters.langdetect_model import langdetect_profiles, langdetect_sampler, naive_bayes_probabilities, sampled_probabilities
 
 IDENTIFIER = LanguageIdentifier()
 
@@ -172,7 +172,7 @@ def test_fast_ngrams_match_langdetects_extraction():
         "tab\tand\nnewline   and  spaces",
     ]
     for text in texts:
-        detector = profiles.create()
+        detector = langdetect_sampler().create()
         detector.set_max_text_length(len(text) + 1)
         detector.append(text + " ")
         detector.cleaning_text()
@@ -207,3 +207,17 @@ def test_bokmal_doubled_consonant_before_consonant_is_norwegian_evidence():
     assert evidence_counts("alltid grunnlag vennskap", evidence) == {"da": 0, "no": 3}
     # Danish compounds joined by s, and doubled consonants before vowels, are no evidence
     assert evidence_counts("medlemsstat opholdssted alle sommer", evidence) == {"da": 0, "no": 0}
+
+
+def test_profiles_read_from_json_match_langdetects_loader():
+    import numpy as np
+
+    from pipeline.filters.langdetect_model import SMOOTHING
+
+    profiles, sampler = langdetect_profiles(), langdetect_sampler()
+    langdetect_columns = [profiles.column[lang] for lang in sampler.factory.langlist]
+    for gram in ["e", "th", "the", "ß", "ий", "的", " a", "n "]:
+        expected = np.log(np.array(sampler.factory.word_lang_prob_map[gram]) + SMOOTHING)
+        got = profiles.log_table[profiles.rows[gram], langdetect_columns]
+        assert np.allclose(got, expected, rtol=1e-6), gram
+    assert set(profiles.rows) == {w for w in sampler.factory.word_lang_prob_map if 1 <= len(w) <= 3}

@@ -22,6 +22,8 @@ probabilities bit for bit), for whoever needs langdetect's exact output (`langua
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
 from itertools import repeat
@@ -95,18 +97,30 @@ class FastDetector(Detector):
 
 
 class LangdetectProfiles:
-    """langdetect's profiles (about 2 s to load), as a gram -> row map and two tables."""
+    """langdetect's profiles as naive Bayes reads them: a gram -> row map and a table of
+    log(p + SMOOTHING), language by column. Read straight from langdetect's JSON files into
+    numpy (about 60 MB resident); langdetect's own loader keeps 87,598 lists of 55 Python
+    floats (about 400 MB), so it is loaded only for the sampler (`sampler()`)."""
 
     def __init__(self) -> None:
-        self.factory = DetectorFactory()
-        self.factory.load_profile(PROFILES_DIRECTORY)
-        self.factory.set_seed(LANGDETECT_SEED)
-        self.languages: list[str] = list(self.factory.langlist)
+        names = sorted(name for name in os.listdir(PROFILES_DIRECTORY) if not name.startswith("."))
+        self.rows: dict[str, int] = {}
+        cells: list[tuple[int, int, float]] = []
+        self.languages: list[str] = []
+        for column, name in enumerate(names):
+            with open(os.path.join(PROFILES_DIRECTORY, name), encoding="utf-8") as f:
+                profile = json.load(f)
+            self.languages.append(profile["name"])
+            n_words = profile["n_words"]
+            for word, count in profile["freq"].items():
+                if 1 <= len(word) <= 3:  # as langdetect: a gram's probability within its length
+                    row = self.rows.setdefault(word, len(self.rows))
+                    cells.append((row, column, count / n_words[len(word) - 1]))
         self.column = {lang: i for i, lang in enumerate(self.languages)}
-        words = self.factory.word_lang_prob_map
-        self.rows = {word: i for i, word in enumerate(words)}
-        self.table = np.array(list(words.values()), dtype=np.float64)
-        self.log_table = np.log(self.table + SMOOTHING).astype(np.float32)
+        table = np.zeros((len(self.rows), len(self.languages)), dtype=np.float64)
+        row, column, probability = (np.array(x) for x in zip(*cells))
+        table[row.astype(np.int64), column.astype(np.int64)] = probability
+        self.log_table = np.log(table + SMOOTHING).astype(np.float32)
         # langdetect normalises character by character in Python; one translate() does the same.
         # Every block it rewrites lies in the BMP, so other characters pass through unchanged.
         changed = {}
@@ -117,9 +131,6 @@ class LangdetectProfiles:
                 if normal != ch:
                     changed[code] = normal
         self.normalize_table = str.maketrans(changed)
-
-    def create(self) -> FastDetector:
-        return FastDetector(self.factory, self.rows, self.table)
 
     def ngrams(self, text: str) -> list[str]:
         """The 1-3-grams langdetect extracts from `text`, plus some it never would (a lone
@@ -167,17 +178,42 @@ class LangdetectProfiles:
         return grams
 
 
+class LangdetectSampler:
+    """langdetect's own factory (about 2 s and 400 MB to load), seeded, for FastDetector."""
+
+    def __init__(self) -> None:
+        self.factory = DetectorFactory()
+        self.factory.load_profile(PROFILES_DIRECTORY)
+        self.factory.set_seed(LANGDETECT_SEED)
+        words = self.factory.word_lang_prob_map
+        self.rows = {word: i for i, word in enumerate(words)}
+        self.table = np.array(list(words.values()), dtype=np.float64)
+
+    def create(self) -> FastDetector:
+        return FastDetector(self.factory, self.rows, self.table)
+
+
 _profiles: LangdetectProfiles | None = None
-_profiles_lock = threading.Lock()
+_sampler: LangdetectSampler | None = None
+_lock = threading.Lock()
 
 
 def langdetect_profiles() -> LangdetectProfiles:
-    """The process-wide profiles, loaded on first use."""
+    """The process-wide profiles for naive Bayes, loaded on first use."""
     global _profiles
-    with _profiles_lock:
+    with _lock:
         if _profiles is None:
             _profiles = LangdetectProfiles()
     return _profiles
+
+
+def langdetect_sampler() -> LangdetectSampler:
+    """The process-wide langdetect factory, loaded on first use."""
+    global _sampler
+    with _lock:
+        if _sampler is None:
+            _sampler = LangdetectSampler()
+    return _sampler
 
 
 def naive_bayes_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
@@ -237,7 +273,7 @@ def _posteriors(
 def sampled_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
     """langdetect's own probabilities for `text` ({} when it finds no feature), seeded,
     optionally restricted to `candidates` through its prior map."""
-    detector = langdetect_profiles().create()
+    detector = langdetect_sampler().create()
     detector.set_max_text_length(len(text) + 1)
     if candidates:
         detector.set_prior_map({lang: 1.0 for lang in candidates})
