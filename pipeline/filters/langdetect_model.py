@@ -99,8 +99,8 @@ class FastDetector(Detector):
 class LangdetectProfiles:
     """langdetect's profiles as naive Bayes reads them: a gram -> row map and a table of
     log(p + SMOOTHING), language by column. Read straight from langdetect's JSON files into
-    numpy (about 60 MB resident); langdetect's own loader keeps 87,598 lists of 55 Python
-    floats (about 400 MB), so it is loaded only for the sampler (`sampler()`)."""
+    numpy (56 MB resident); langdetect's own loader keeps 87,598 lists of 55 Python floats
+    besides (91 MB more), so it is loaded only for the sampler (langdetect_sampler())."""
 
     def __init__(self) -> None:
         names = sorted(name for name in os.listdir(PROFILES_DIRECTORY) if not name.startswith("."))
@@ -179,7 +179,7 @@ class LangdetectProfiles:
 
 
 class LangdetectSampler:
-    """langdetect's own factory (about 2 s and 400 MB to load), seeded, for FastDetector."""
+    """langdetect's own factory (about 2 s and 91 MB to load), seeded, for FastDetector."""
 
     def __init__(self) -> None:
         self.factory = DetectorFactory()
