@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
+from functools import lru_cache
 from itertools import repeat
 from operator import add
 
@@ -193,27 +193,16 @@ class LangdetectSampler:
         return FastDetector(self.factory, self.rows, self.table)
 
 
-_profiles: LangdetectProfiles | None = None
-_sampler: LangdetectSampler | None = None
-_lock = threading.Lock()
-
-
+@lru_cache(maxsize=1)
 def langdetect_profiles() -> LangdetectProfiles:
     """The process-wide profiles for naive Bayes, loaded on first use."""
-    global _profiles
-    with _lock:
-        if _profiles is None:
-            _profiles = LangdetectProfiles()
-    return _profiles
+    return LangdetectProfiles()
 
 
+@lru_cache(maxsize=1)
 def langdetect_sampler() -> LangdetectSampler:
     """The process-wide langdetect factory, loaded on first use."""
-    global _sampler
-    with _lock:
-        if _sampler is None:
-            _sampler = LangdetectSampler()
-    return _sampler
+    return LangdetectSampler()
 
 
 def naive_bayes_probabilities(text: str, candidates: list[str] | None = None) -> dict[str, float]:
