@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Config
 from pipeline.ledger_schema import LEDGER_SCHEMA
+from pipeline.parquet_stream import open_parquet
 
 if TYPE_CHECKING:
     from pipeline.build import BuildDir
@@ -52,7 +53,7 @@ def write_ledger(build_dir: BuildDir, config: Config) -> dict[str, Any]:
             kept_tmp = kept_path.with_name(kept_path.name + ".tmp")
             kept_writer: pq.ParquetWriter | None = None
             first_row = 0
-            for batch in pq.ParquetFile(part).iter_batches(batch_size=BATCH_ROWS):
+            for batch in open_parquet(part).iter_batches(batch_size=BATCH_ROWS):
                 columns = batch.to_pydict()
                 kept_ids, kept_texts = _decide_batch(columns, part_index, first_row, decisions, config, reasons)
                 first_row += batch.num_rows

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from pipeline.config import Config, TokenizerConfig
+from pipeline.parquet_stream import open_parquet
 
 EOT_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
@@ -48,7 +49,7 @@ def is_validation_doc(doc_id: str, val_fraction: float, seed: int) -> bool:
 def iter_kept_batches(kept_parts: list[Path]) -> Iterator[tuple[list[str], list[str | None]]]:
     """(doc_ids, texts) in the deterministic kept order: part order, then row order."""
     for part in kept_parts:
-        parquet = pq.ParquetFile(part)
+        parquet = open_parquet(part)
         for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=["doc_id", "text"]):
             yield batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
 
@@ -57,7 +58,7 @@ def kept_text_bytes(kept_parts: list[Path]) -> int:
     """UTF-8 bytes of all kept text, counted without materialising Python strings."""
     total = 0
     for part in kept_parts:
-        parquet = pq.ParquetFile(part)
+        parquet = open_parquet(part)
         for batch in parquet.iter_batches(batch_size=8 * READ_BATCH_ROWS, columns=["text"]):
             total += pc.sum(pc.binary_length(batch.column("text"))).as_py() or 0
     return total

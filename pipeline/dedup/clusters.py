@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from pipeline.dedup.exact import normalised_words
 from pipeline.dedup.minhash import SignatureFiles, Span, shingle_hashes64
+from pipeline.parquet_stream import open_parquet
 
 ALL_PAIRS_MAX_BUCKET = 32
 VERIFY_CHUNK_PAIRS = 16_384
@@ -193,7 +194,7 @@ def _shingle_store(catalog: Catalog, keys: np.ndarray, ngram: int, path: Path) -
                 continue
             wanted = keys[lo:hi] - source.offset
             row = 0
-            for batch in pq.ParquetFile(span.path).iter_batches(batch_size=2048, row_groups=list(span.row_groups),
+            for batch in open_parquet(span.path).iter_batches(batch_size=2048, row_groups=list(span.row_groups),
                                                                 columns=["text"]):
                 texts = batch.column(0)
                 inside = wanted[(wanted >= row) & (wanted < row + len(texts))]

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from pipeline.dedup.clusters import Catalog, Decisions, Source
 from pipeline.dedup.minhash import SignatureFiles, SignatureSettings
+from pipeline.parquet_stream import open_parquet
 
 INDEX_FORMAT = 1
 INDEX_STEM = "index"
@@ -127,7 +128,7 @@ def _earlier_members(catalog: Catalog, decisions: Decisions, builds: list[Path])
         lo, hi = np.searchsorted(members, [source.offset, source.offset + source.n_rows])
         wanted = members[lo:hi] - source.offset
         row = 0
-        for batch in pq.ParquetFile(build / "dedup" / "docs.parquet").iter_batches(batch_size=65_536):
+        for batch in open_parquet(build / "dedup" / "docs.parquet").iter_batches(batch_size=65_536):
             inside = wanted[(wanted >= row) & (wanted < row + batch.num_rows)]
             if len(inside):
                 rows = pa.array(inside - row)
@@ -164,7 +165,7 @@ def write_cluster_rows(parts: list[Path], catalog: Catalog, decisions: Decisions
                                   for k in members[:count].tolist()]})
     key = n_index
     for path in parts:
-        part = pq.ParquetFile(path)
+        part = open_parquet(path)
         from_text = "first_line" not in part.schema_arrow.names
         for batch in part.iter_batches(batch_size=8192, columns=["doc_id", "text" if from_text else "first_line"]):
             n = batch.num_rows

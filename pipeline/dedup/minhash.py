@@ -36,6 +36,7 @@ import xxhash
 from datasketch import LeanMinHash, MinHash
 
 from pipeline.dedup.exact import EXACT_HASH_ID, NORMALISATION_ID, exact_key, normalised_words
+from pipeline.parquet_stream import open_parquet
 
 SCHEME = "affine32"
 SHINGLE_HASH_ID = "xxh3_64(word) -> poly64(M=0x9E3779B97F4A7C15) -> fold32"
@@ -229,7 +230,7 @@ def sign_span(span: Span, settings: SignatureSettings, out_dir: Path) -> str:
     files = SignatureFiles(out_dir, span.stem)
     if files.complete():
         return span.stem
-    part = pq.ParquetFile(span.path)
+    part = open_parquet(span.path)
     if "text" not in part.schema_arrow.names:
         raise ValueError(f"{span.path} has no 'text' column; dedup reads the annotate parts (doc_id, text)")
     writers = files.writers(span.n_rows, settings.num_perm)

@@ -10,11 +10,12 @@ import pyarrow.parquet as pq
 from pipeline.config import IngestConfig
 from pipeline.documents import Document, InvalidRecord
 from pipeline.ingest.records import record_to_document
+from pipeline.parquet_stream import open_parquet
 
 
 def read_parquet(path: Path, relative: str, config: IngestConfig) -> Iterator[Document | InvalidRecord]:
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = open_parquet(path)
     except Exception as e:  # pyarrow raises ArrowInvalid/OSError subclasses for corrupt footers
         yield InvalidRecord(f"{relative}:unreadable", relative, "parquet", str(e)[:300])
         return
