@@ -272,3 +272,14 @@ def test_markdown_summary_holds_no_document_text(built):
     assert "`quality:gopher_quality:gopher_short_doc` | 30 |" in text
     assert "Tokens written: 231,300 train, 10,280 val." in text
     assert "<" not in text and "Line one" not in text
+
+
+def test_report_does_not_depend_on_the_batch_size(tmp_path, monkeypatch):
+    # the ledger is read in batches: counts, bins, percentiles and examples must add up across them
+    from pipeline.report import ledger_view
+    from pipeline.report.summary import summarize
+
+    build, _ = make_build(tmp_path)
+    whole = summarize(build)
+    monkeypatch.setattr(ledger_view, "BATCH_ROWS", 7)
+    assert summarize(build) == whole

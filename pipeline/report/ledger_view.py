@@ -1,7 +1,8 @@
 """What the ledger alone says: the funnel, the drop reasons with examples, the distributions.
 
-The ledger can hold millions of rows: string columns are grouped through Arrow's dictionary
-encoding and numbers through numpy, never row by row in Python (examples are a few look-ups).
+The ledger can hold more rows than memory: it is read in batches of BATCH_ROWS, string columns
+grouped through Arrow's dictionary encoding and numbers binned through numpy, never row by row
+in Python; what is kept between batches grows with distinct values, not with rows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import documents as codes
+from pipeline.parquet_stream import open_parquet
 
 EXAMPLES_PER_REASON = 5
 TOP_SOURCES = 50
@@ -50,47 +52,125 @@ def ratio(part: float, whole: float) -> float:
     return round(part / whole, 6) if whole else 0.0
 
 
+BATCH_ROWS = 65_536
+# The columns a drop reason's examples show (read in the second pass, for a few rows only).
+EXAMPLE_COLUMNS = ["doc_id", "source", "first_line", "n_chars", "language", "language_score", "toxicity_score",
+                   "pii_email", "pii_ip", "pii_phone", "duplicate_of", "duplicate_of_build"]
+SCORES = ("language_score", "toxicity_score")
+COUNTED = ("language", "source", "split")  # string columns whose values are counted
+PII_KINDS = ("email", "ip", "phone")
+
+
+class ValueCounts:
+    """Rows per value of a column, all rows and kept rows, summed over batches."""
+
+    def __init__(self) -> None:
+        self.everyone: dict[Any, int] = {}
+        self.kept: dict[Any, int] = {}
+
+    def add(self, values: pa.Array, kept: np.ndarray) -> None:
+        labels, codes = encode(values)
+        for target, selected in ((self.everyone, codes), (self.kept, codes[kept])):
+            for label, n in zip(labels, np.bincount(selected, minlength=len(labels)).tolist()):
+                if n:
+                    target[label] = target.get(label, 0) + n
+
+
 class Ledger:
-    """The ledger's columns, read once; string columns are grouped through Arrow's dictionary encoding
-    (hashing in C++), which keeps a report of millions of rows to seconds."""
+    """What the report needs from the ledger, gathered batch by batch: memory grows with the
+    number of distinct values (reasons, languages, sources, document lengths), not with rows.
+
+    The first pass counts and bins everything; a second pass picks each drop reason's examples,
+    spread evenly over its rows in ledger order, which needs the counts of the first."""
 
     def __init__(self, path: Path):
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: run `gristmill build` first, the report reads its ledger")
-        names = set(pq.read_schema(path).names)
-        missing = {"doc_id", "kept", "drop_reason"} - names
+        self.path = path
+        self.names = set(pq.read_schema(path).names)
+        missing = {"doc_id", "kept", "drop_reason"} - self.names
         if missing:
             raise ValueError(f"{path} lacks the column(s) {sorted(missing)}; see schemas/ledger.arrow-schema.json")
-        self.table = pq.read_table(path, columns=[name for name in COLUMNS if name in names])
-        self.rows = self.table.num_rows
-        self.kept = self.table.column("kept").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-        # The reason of every dropped row ("unknown" when it has none), null for kept rows.
-        reasons = self.table.column("drop_reason").fill_null(UNKNOWN_REASON)
-        self.reasons, self.reason_codes = encode(pc.if_else(pa.array(self.kept), None, reasons))
+        self.rows = 0
+        self.kept = 0
+        self.kept_with_reason = 0
+        self.dropped_without_reason = 0
+        self.dropped_from_earlier_builds = 0  # dropped rows whose original lives in an earlier build
+        self.reasons = ValueCounts()  # dropped rows only
+        self.values = {name: ValueCounts() for name in COUNTED if self.has(name)}
+        self.lengths = ValueCounts()  # n_chars -> rows: distinct lengths, not rows
+        edges = np.linspace(0.0, 1.0, SCORE_BINS + 1)
+        self.score_edges = edges
+        self.scores = {name: {"all": np.zeros(SCORE_BINS, np.int64), "kept": np.zeros(SCORE_BINS, np.int64),
+                              "sum": 0.0, "count": 0} for name in SCORES if self.has(name)}
+        self.pii = {kind: 0 for kind in PII_KINDS if self.has("pii_" + kind)}
+        self.pii_documents = 0
+        self.pii_kept_documents = 0
+        columns = [name for name in COLUMNS if name in self.names and name not in ("doc_id", "first_line", "duplicate_of")]
+        for batch in open_parquet(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            self._count(batch)
 
     def has(self, name: str) -> bool:
-        return name in self.table.column_names
+        return name in self.names
 
-    def counts(self, name: str, missing: str) -> tuple[dict[str, int], dict[str, int]]:
-        """Rows per value of a string column (nulls counted as `missing`): all rows, and kept rows."""
-        labels, codes = encode(self.table.column(name).fill_null(missing))
-        everyone = np.bincount(codes, minlength=len(labels))
-        kept = np.bincount(codes[self.kept], minlength=len(labels))
-        return dict(zip(labels, everyone.tolist())), {k: v for k, v in zip(labels, kept.tolist()) if v}
+    def _count(self, batch: pa.RecordBatch) -> None:
+        column = lambda name: batch.column(batch.schema.get_field_index(name))  # noqa: E731
+        kept = column("kept").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        has_reason = column("drop_reason").is_valid().to_numpy(zero_copy_only=False)
+        self.rows += len(kept)
+        self.kept += int(kept.sum())
+        self.kept_with_reason += int((kept & has_reason).sum())
+        self.dropped_without_reason += int((~kept & ~has_reason).sum())
+        dropped = pa.array(~kept)
+        self.reasons.add(pc.filter(column("drop_reason").fill_null(UNKNOWN_REASON), dropped), np.zeros(int((~kept).sum()), bool))
+        for name, counts in self.values.items():
+            counts.add(column(name).fill_null(MISSING[name]), kept)
+        if self.has("n_chars"):
+            n_chars = column("n_chars")
+            valid = n_chars.is_valid().to_numpy(zero_copy_only=False)
+            self.lengths.add(pc.filter(n_chars, pa.array(valid)), kept[valid])
+        for name, bins in self.scores.items():
+            scores = column(name).cast(pa.float64()).fill_null(math.nan).to_numpy(zero_copy_only=False)
+            scored = ~np.isnan(scores)
+            values = np.clip(scores[scored], 0.0, 1.0)
+            bins["all"] += np.histogram(values, bins=self.score_edges)[0]
+            bins["kept"] += np.histogram(np.clip(scores[scored & kept], 0.0, 1.0), bins=self.score_edges)[0]
+            bins["sum"] += float(values.sum())
+            bins["count"] += len(values)
+        if self.pii:
+            per_doc = np.zeros(len(kept), np.int64)
+            for kind in self.pii:
+                found = column("pii_" + kind).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+                self.pii[kind] += int(found.sum())
+                per_doc += found
+            self.pii_documents += int((per_doc > 0).sum())
+            self.pii_kept_documents += int(((per_doc > 0) & kept).sum())
+        if self.has("duplicate_of_build"):
+            earlier = column("duplicate_of_build").is_valid().to_numpy(zero_copy_only=False)
+            self.dropped_from_earlier_builds += int((earlier & ~kept).sum())
 
-    def numbers(self, name: str) -> np.ndarray:
-        """A float column with nulls as NaN (so masks stay aligned with the rows)."""
-        return self.table.column(name).cast(pa.float64()).fill_null(math.nan).to_numpy(zero_copy_only=False)
+    def examples(self, per_reason: int) -> dict[str, list[dict[str, Any]]]:
+        """Up to `per_reason` rows of each drop reason, spread evenly over its rows in ledger order."""
+        wanted = {reason: {i * n // per_reason for i in range(min(per_reason, n))}
+                  for reason, n in self.reasons.everyone.items()}
+        seen = dict.fromkeys(wanted, 0)
+        found: dict[str, list[dict[str, Any]]] = {reason: [] for reason in wanted}
+        columns = ["kept", "drop_reason"] + [name for name in EXAMPLE_COLUMNS if self.has(name)]
+        for batch in open_parquet(self.path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            kept = batch.column(0).fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+            reasons = batch.column(1).fill_null(UNKNOWN_REASON).to_pylist()
+            for row in np.flatnonzero(~kept).tolist():
+                reason = reasons[row]
+                if seen[reason] in wanted[reason]:
+                    found[reason].append(batch.slice(row, 1).to_pylist()[0])
+                seen[reason] += 1
+        return found
 
-    def present(self, name: str) -> np.ndarray:
-        """True where the column holds a value."""
-        return self.table.column(name).is_valid().to_numpy(zero_copy_only=False)
 
-    def value(self, name: str, row: int) -> Any:
-        return self.table.column(name)[row].as_py() if self.has(name) else None
+MISSING = {"language": "unknown", "source": "", "split": "none"}
 
 
-def encode(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], np.ndarray]:
+def encode(column: pa.ChunkedArray | pa.Array) -> tuple[list[Any], np.ndarray]:
     """Distinct values and, per row, the index of its value (-1 for null)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -98,53 +178,44 @@ def encode(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], np.ndarray]:
     return encoded.dictionary.to_pylist(), encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _example_rows(rows: np.ndarray, k: int) -> list[int]:
-    """k rows spread evenly over `rows` (in ledger order): deterministic, and not all from one file."""
-    n = len(rows)
-    return sorted({int(rows[i * n // k]) for i in range(min(k, n))})
-
-
-def _detail(ledger: Ledger, stage: str, row: int) -> str | None:
+def _detail(stage: str, row: dict[str, Any]) -> str | None:
     """The signal that explains a drop, in words."""
     if stage == "language":
-        score = ledger.value("language_score", row)
-        return f"{ledger.value('language', row)} ({score:.2f})" if score is not None else ledger.value("language", row)
+        score = row.get("language_score")
+        return f"{row.get('language')} ({score:.2f})" if score is not None else row.get("language")
     if stage == "toxicity":
-        score = ledger.value("toxicity_score", row)
+        score = row.get("toxicity_score")
         return f"toxicity {score:.2f}" if score is not None else None
     if stage == "pii":
-        found = [f"{ledger.value('pii_' + kind, row)} {kind}" for kind in ("email", "ip", "phone")
-                 if ledger.value("pii_" + kind, row)]
+        found = [f"{row.get('pii_' + kind)} {kind}" for kind in PII_KINDS if row.get("pii_" + kind)]
         return ", ".join(found) or None
     if stage in ("exact_dedup", "near_dedup"):
-        of, build = ledger.value("duplicate_of", row), ledger.value("duplicate_of_build", row)
+        of, build = row.get("duplicate_of"), row.get("duplicate_of_build")
         return None if of is None else f"copy of {of}" + (f" (build {build})" if build else "")
     return None
 
 
-def _example(ledger: Ledger, stage: str, row: int) -> dict[str, Any]:
+def _example(stage: str, row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "doc_id": ledger.value("doc_id", row),
-        "source": ledger.value("source", row),
-        "first_line": ledger.value("first_line", row),
-        "n_chars": ledger.value("n_chars", row),
-        "detail": _detail(ledger, stage, row),
+        "doc_id": row.get("doc_id"),
+        "source": row.get("source"),
+        "first_line": row.get("first_line"),
+        "n_chars": row.get("n_chars"),
+        "detail": _detail(stage, row),
     }
 
 
 def drop_reasons(ledger: Ledger) -> list[dict[str, Any]]:
-    order = np.argsort(ledger.reason_codes, kind="stable")  # rows grouped by reason, ledger order inside
-    sorted_codes = ledger.reason_codes[order]
+    examples = ledger.examples(EXAMPLES_PER_REASON)
     out = []
-    for i, reason in enumerate(ledger.reasons):
-        members = order[np.searchsorted(sorted_codes, i, "left"):np.searchsorted(sorted_codes, i, "right")]
+    for reason, n in ledger.reasons.everyone.items():
         stage = stage_of(reason)  # "unknown" (no reason given) falls under "other"
         out.append({
             "reason": reason,
             "stage": stage,
-            "documents": len(members),
-            "fraction": ratio(len(members), ledger.rows),
-            "examples": [_example(ledger, stage, r) for r in _example_rows(members, EXAMPLES_PER_REASON)],
+            "documents": n,
+            "fraction": ratio(n, ledger.rows),
+            "examples": [_example(stage, row) for row in examples[reason]],
         })
     return sorted(out, key=lambda r: (STAGE_ORDER[r["stage"]], -r["documents"], r["reason"]))
 
@@ -165,14 +236,19 @@ def funnel(rows: int, reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return steps
 
 
-def _percentiles(values: np.ndarray) -> dict[str, Any]:
-    if not len(values):
+def _percentiles(counts: dict[int, int]) -> dict[str, Any]:
+    """np.percentile(method="lower") and the rest, from each distinct value's number of rows."""
+    if not counts:
         return {"documents": 0, "total": 0, "mean": None, "min": None, "p10": None, "p50": None,
                 "p90": None, "p99": None, "max": None}
-    p10, p50, p90, p99 = np.percentile(values, [10, 50, 90, 99], method="lower").tolist()
-    return {"documents": int(len(values)), "total": int(values.sum()), "mean": round(float(values.mean()), 3),
-            "min": int(values.min()), "p10": int(p10), "p50": int(p50), "p90": int(p90), "p99": int(p99),
-            "max": int(values.max())}
+    values = np.array(sorted(counts), dtype=np.int64)
+    rows = np.array([counts[v] for v in values.tolist()], dtype=np.int64)
+    n = int(rows.sum())
+    total = int((values * rows).sum())
+    below = np.cumsum(rows)  # rows with a value <= values[i]
+    at = lambda q: int(values[np.searchsorted(below, math.floor(q * (n - 1)), side="right")])  # noqa: E731
+    return {"documents": n, "total": total, "mean": round(total / n, 3), "min": int(values[0]),
+            "p10": at(0.10), "p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": int(values[-1])}
 
 
 def _length_edges(largest: int) -> list[int]:
@@ -189,64 +265,57 @@ def _length_edges(largest: int) -> list[int]:
 def lengths(ledger: Ledger) -> dict[str, Any] | None:
     if not ledger.has("n_chars"):
         return None
-    n_chars = ledger.numbers("n_chars")
-    valid = ~np.isnan(n_chars)
-    values = n_chars[valid].astype(np.int64)
-    kept_values = n_chars[valid & ledger.kept].astype(np.int64)
-    edges = _length_edges(int(values.max()) if len(values) else 0)
-    all_counts, _ = np.histogram(values, bins=edges)
-    kept_counts, _ = np.histogram(kept_values, bins=edges)
+    everyone, kept = ledger.lengths.everyone, ledger.lengths.kept
+    edges = _length_edges(max(everyone) if everyone else 0)
+
+    def histogram(counts: dict[int, int]) -> np.ndarray:
+        values = np.array(list(counts), dtype=np.int64)
+        return np.histogram(values, bins=edges, weights=np.array(list(counts.values()), dtype=np.int64))[0].astype(np.int64)
+
+    all_counts, kept_counts = histogram(everyone), histogram(kept)
     first = int(np.argmax(all_counts > 0)) if all_counts.any() else 0  # drop empty leading bins
     return {
-        "all": _percentiles(values),
-        "kept": _percentiles(kept_values),
+        "all": _percentiles(everyone),
+        "kept": _percentiles(kept),
         "histogram": {"edges": edges[first:], "all": all_counts[first:].tolist(), "kept": kept_counts[first:].tolist()},
     }
 
 
 def score_distribution(ledger: Ledger, name: str) -> dict[str, Any] | None:
-    if not ledger.has(name):
+    if name not in ledger.scores:
         return None
-    scores = ledger.numbers(name)
-    scored = ~np.isnan(scores)
-    values = np.clip(scores[scored], 0.0, 1.0)
-    edges = np.linspace(0.0, 1.0, SCORE_BINS + 1)
-    all_counts, _ = np.histogram(values, bins=edges)
-    kept_counts, _ = np.histogram(np.clip(scores[scored & ledger.kept], 0.0, 1.0), bins=edges)
+    bins = ledger.scores[name]
     return {
-        "documents_scored": int(scored.sum()),
-        "mean": round(float(values.mean()), 6) if len(values) else None,
-        "histogram": {"edges": [round(e, 6) for e in edges.tolist()], "all": all_counts.tolist(),
-                      "kept": kept_counts.tolist()},
+        "documents_scored": bins["count"],
+        "mean": round(bins["sum"] / bins["count"], 6) if bins["count"] else None,
+        "histogram": {"edges": [round(e, 6) for e in ledger.score_edges.tolist()], "all": bins["all"].tolist(),
+                      "kept": bins["kept"].tolist()},
     }
 
 
 def languages(ledger: Ledger) -> list[dict[str, Any]]:
-    if not ledger.has("language"):
+    if "language" not in ledger.values:
         return []
-    everyone, kept = ledger.counts("language", missing="unknown")
-    rows = [{"language": lang, "documents": n, "kept": kept.get(lang, 0)} for lang, n in everyone.items()]
+    counts = ledger.values["language"]
+    rows = [{"language": lang, "documents": n, "kept": counts.kept.get(lang, 0)} for lang, n in counts.everyone.items()]
     return sorted(rows, key=lambda r: (-r["documents"], r["language"]))
 
 
 def pii(ledger: Ledger) -> dict[str, Any] | None:
-    kinds = [k for k in ("email", "ip", "phone") if ledger.has("pii_" + k)]
-    if not kinds:
+    if not ledger.pii:
         return None
-    found = {k: np.nan_to_num(ledger.numbers("pii_" + k)).astype(np.int64) for k in kinds}
-    per_doc = sum(found.values())
     return {
-        **{k: int(found[k].sum()) for k in ("email", "ip", "phone") if k in found},
-        "total": int(per_doc.sum()),
-        "documents_with_pii": int((per_doc > 0).sum()),
-        "kept_documents_with_pii": int(((per_doc > 0) & ledger.kept).sum()),
+        **ledger.pii,
+        "total": sum(ledger.pii.values()),
+        "documents_with_pii": ledger.pii_documents,
+        "kept_documents_with_pii": ledger.pii_kept_documents,
     }
 
 
 def sources(ledger: Ledger) -> tuple[list[dict[str, Any]], int]:
-    if not ledger.has("source"):
+    if "source" not in ledger.values:
         return [], 0
-    everyone, kept = ledger.counts("source", missing="")
-    rows = sorted(({"source": s, "documents": n, "kept": kept.get(s, 0)} for s, n in everyone.items()),
+    counts = ledger.values["source"]
+    rows = sorted(({"source": s, "documents": n, "kept": counts.kept.get(s, 0)} for s, n in counts.everyone.items()),
                   key=lambda r: (-r["documents"], r["source"]))
     return rows[:TOP_SOURCES], len(rows)

@@ -104,10 +104,8 @@ def clusters(path: Path, warnings: list[str]) -> tuple[list[dict[str, int]], lis
 def duplicates(ledger: Ledger, reasons: list[dict[str, Any]], dedup_dir: Path, warnings: list[str]) -> dict[str, Any]:
     by_stage = {stage: sum(r["documents"] for r in reasons if r["stage"] == stage) for stage in ("exact_dedup", "near_dedup")}
     exact, near = by_stage["exact_dedup"], by_stage["near_dedup"]
-    candidates = int(ledger.kept.sum()) + exact + near  # the documents that survived the filters
-    earlier = 0
-    if ledger.has("duplicate_of_build"):
-        earlier = int((ledger.present("duplicate_of_build") & ~ledger.kept).sum())
+    candidates = ledger.kept + exact + near  # the documents that survived the filters
+    earlier = ledger.dropped_from_earlier_builds
     histogram, examples, n_clusters = clusters(dedup_dir / "clusters.parquet", warnings)
     return {
         "candidates": candidates,
@@ -190,15 +188,13 @@ def config_summary(path: Path, manifest: dict[str, Any] | None, warnings: list[s
 
 def consistency(ledger: Ledger, manifest: dict[str, Any] | None) -> list[str]:
     notes = []
-    kept_with_reason = int((ledger.kept & ledger.present("drop_reason")).sum())
-    if kept_with_reason:
-        notes.append(f"{kept_with_reason} kept rows carry a drop_reason; they are counted as kept")
-    unknown = int((~ledger.kept & ~ledger.present("drop_reason")).sum())
-    if unknown:
-        notes.append(f"{unknown} dropped rows have no drop_reason; they are counted as '{UNKNOWN_REASON}'")
+    if ledger.kept_with_reason:
+        notes.append(f"{ledger.kept_with_reason} kept rows carry a drop_reason; they are counted as kept")
+    if ledger.dropped_without_reason:
+        notes.append(f"{ledger.dropped_without_reason} dropped rows have no drop_reason; they are counted as '{UNKNOWN_REASON}'")
     documents = ((manifest or {}).get("totals") or {}).get("documents")
-    if documents is not None and documents != int(ledger.kept.sum()):
-        notes.append(f"manifest.json counts {documents} documents but the ledger keeps {int(ledger.kept.sum())}")
+    if documents is not None and documents != ledger.kept:
+        notes.append(f"manifest.json counts {documents} documents but the ledger keeps {ledger.kept}")
     return notes
 
 
@@ -217,9 +213,9 @@ def summarize(build_dir: Path) -> dict[str, Any]:
     by_source, n_sources = sources(ledger)
     dups = duplicates(ledger, reasons, build_dir / "dedup", warnings)
     tokens_written = tokens(manifest)
-    kept = int(ledger.kept.sum())
+    kept = ledger.kept
     length = lengths(ledger)
-    splits = dict(sorted(ledger.counts("split", missing="none")[1].items())) if ledger.has("split") else {}
+    splits = dict(sorted(ledger.values["split"].kept.items())) if "split" in ledger.values else {}
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "summary": {
