@@ -134,7 +134,7 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
             writer.write_table(pa.Table.from_pylist(rows, schema=PART_SCHEMA))
     os.replace(tmp, out_path)
     stats = {"path": item.path, "relative": item.relative, "format": item.format, "bytes": item.bytes,
-             **counts, "seconds": round(time.perf_counter() - started, 3)}
+             "start": item.start, **counts, "seconds": round(time.perf_counter() - started, 3)}
     stats_path = out_path.with_suffix(".json")
     stats_tmp = stats_path.with_name(stats_path.name + ".tmp")
     stats_tmp.write_text(json.dumps(stats, indent=1))

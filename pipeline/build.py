@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config, dump_config, load_config
-from pipeline.ingest import InputFile, discover_inputs
+from pipeline.ingest import InputFile, discover_inputs, split_large_inputs
 
 STAGES = ("discover", "annotate", "dedup", "ledger", "tokenizer", "shards", "report")
 
@@ -133,16 +133,17 @@ def _stage(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[...,
 def discover_stage(build_dir: BuildDir, config: Config, inputs: list[str]) -> dict[str, Any]:
     """Expand the input arguments into files; list the ones gristmill cannot read."""
     found, unreadable = discover_inputs(inputs)
-    write_json(build_dir.work / "inputs.json", {"inputs": [asdict(f) for f in found]})
+    pieces = split_large_inputs(found, config.ingest.split_bytes)
+    write_json(build_dir.work / "inputs.json", {"inputs": [asdict(f) for f in pieces]})
     stats = json.loads(build_dir.stats.read_text()) if build_dir.stats.is_file() else {}
     stats["unreadable"] = [asdict(u) for u in unreadable]
     write_json(build_dir.stats, stats)
-    return {"files": len(found), "bytes": sum(f.bytes for f in found), "unreadable": len(unreadable)}
+    return {"files": len(found), "pieces": len(pieces), "bytes": sum(f.bytes for f in found), "unreadable": len(unreadable)}
 
 
 @_stage("annotate")
 def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | None = None) -> dict[str, Any]:
-    """Read, clean and filter every input file (one part each, in parallel over files)."""
+    """Read, clean and filter every input file (one part per file or piece of a large file, in parallel)."""
     from pipeline.annotate import Annotator, annotate_file, annotate_in_worker, init_worker
 
     build_dir.annotate.mkdir(parents=True, exist_ok=True)
@@ -172,11 +173,24 @@ def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | Non
                 done += 1
                 if progress:
                     progress("annotate files", done, len(inputs))
-    results.sort(key=lambda r: r["relative"])
     stats = json.loads(build_dir.stats.read_text()) if build_dir.stats.is_file() else {}
-    stats["inputs"] = results
+    stats["inputs"] = per_file(results)
     write_json(build_dir.stats, stats)
     return {key: sum(r[key] for r in results) for key in ("documents", "invalid", "survivors")}
+
+
+def per_file(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The annotate statistics of each input file, its pieces added up, in file order."""
+    files: dict[str, dict[str, Any]] = {}
+    for result in sorted(results, key=lambda r: (r["relative"], r["path"], r.get("start", 0))):
+        if result["path"] not in files:
+            files[result["path"]] = {key: value for key, value in result.items() if key != "start"}
+            continue
+        merged = files[result["path"]]
+        for key in ("bytes", "documents", "invalid", "survivors"):
+            merged[key] += result[key]
+        merged["seconds"] = round(merged["seconds"] + result["seconds"], 3)
+    return list(files.values())
 
 
 @_stage("dedup")

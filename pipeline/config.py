@@ -29,6 +29,11 @@ class IngestConfig(Section):
         16 * 1024 * 1024, gt=0, description="a line/record larger than this is recorded as invalid:too_large, not read"
     )
     workers: int = Field(2, ge=1, description="processes that read and annotate input files in parallel")
+    split_bytes: int | None = Field(
+        128 * 1024 * 1024, gt=0,
+        description="a plain .jsonl/.ndjson file larger than this is annotated in pieces of about this size, "
+        "in parallel (null: one piece per file)",
+    )
 
 
 class CleanConfig(Section):

@@ -136,3 +136,15 @@ def test_train_and_eval_on_the_build(built, tmp_path):
     for key in ("val_loss", "perplexity", "bits_per_byte", "unigram_perplexity"):
         assert np.isfinite(result[key]) and result[key] > 0
     assert json.loads((run / "eval.json").read_text())["val_loss"] == pytest.approx(result["val_loss"])
+
+
+def test_large_jsonl_files_annotated_in_pieces_give_the_same_ledger(built, corpus, tmp_path):
+    root, _ = corpus
+    whole_out, _ = built
+    out = tmp_path / "pieces"
+    results = build([str(root)], out, parse_config({**TINY, "ingest": {"workers": 2, "split_bytes": 200}}))
+    assert results["discover"]["pieces"] > results["discover"]["files"]
+    assert read_ledger(out) == read_ledger(whole_out)
+    stats = lambda folder: [(f["relative"], f["documents"], f["invalid"], f["survivors"], f["bytes"])  # noqa: E731
+                            for f in json.loads((folder / "work" / "stats.json").read_text())["inputs"]]
+    assert stats(out) == stats(whole_out)

@@ -106,3 +106,33 @@ def test_globs(tmp_path):
         (tmp_path / name).write_bytes(lines({"text": name}))
     found, _ = discover_inputs([str(tmp_path / "*.jsonl")])
     assert [f.relative for f in found] == ["a.jsonl", "b.jsonl"]
+
+
+def test_a_large_jsonl_file_read_in_pieces_gives_the_same_records(tmp_path):
+    from dataclasses import asdict
+
+    from pipeline.ingest import split_large_inputs
+
+    rows = []
+    for i in range(300):
+        if i % 41 == 7:
+            rows.append(b"{not json")
+        elif i % 53 == 11:
+            rows.append(b"")
+        elif i % 17 == 3:
+            rows.append(json.dumps({"text": "no id " * (i % 9 + 1)}).encode())  # falls back to path:line
+        else:
+            rows.append(json.dumps({"id": f"d{i}", "text": "words " * (i % 23 + 1), "n": i}).encode())
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n".join(rows))  # no newline after the last line
+    [item], _ = discover_inputs([str(path)])
+
+    pieces = split_large_inputs([item], 500)
+    assert len(pieces) > 10
+    assert sum(p.bytes for p in pieces) == path.stat().st_size
+    assert [p.start for p in pieces[1:]] == [p.end for p in pieces[:-1]] and pieces[-1].end is None
+    whole = [asdict(r) for r in read_documents(item, IngestConfig())]
+    in_pieces = [asdict(r) for p in pieces for r in read_documents(p, IngestConfig())]
+    assert in_pieces == whole
+    assert split_large_inputs([item], None) == [item]
+    assert split_large_inputs([item], 10**9) == [item]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".json.gz")
+SPLITTABLE_SUFFIXES = (".jsonl", ".ndjson")  # uncompressed: a reader can start at any line
+SCAN_BLOCK = 8 << 20
 TEXT_SUFFIXES = (".txt",)
 PARQUET_SUFFIXES = (".parquet",)
 # Files that sit inside a `save_to_disk` folder; they are read through the folder, not one by one.
@@ -19,6 +21,11 @@ class InputFile:
     relative: str  # path shown in ids and the ledger (relative to the argument it came from)
     format: str  # jsonl | text | parquet | hf_disk
     bytes: int
+    # A piece of a large plain JSONL file: bytes [start, end) (end None: to the end of the file),
+    # whose first line is line `first_line` of the file (so fallback ids keep the file's numbering).
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
 
 
 @dataclass(frozen=True)
@@ -89,3 +96,42 @@ def discover_inputs(arguments: list[str]) -> tuple[list[InputFile], list[Unreada
                 inputs[key] = InputFile(path=key, relative=relative, format=fmt, bytes=_size(file))
     ordered = sorted(inputs.values(), key=lambda f: (f.relative, f.path))
     return ordered, unreadable
+
+
+def split_large_inputs(inputs: list[InputFile], piece_bytes: int | None) -> list[InputFile]:
+    """Each plain JSONL file larger than `piece_bytes` as pieces of about that size, cut after a
+    newline, so that one large file is annotated by several workers; other files unchanged."""
+    out: list[InputFile] = []
+    for item in inputs:
+        if piece_bytes is None or item.bytes <= piece_bytes or not item.relative.lower().endswith(SPLITTABLE_SUFFIXES):
+            out.append(item)
+        else:
+            out.extend(_pieces(item, piece_bytes))
+    return out
+
+
+def _pieces(item: InputFile, piece_bytes: int) -> list[InputFile]:
+    # One sequential pass: count newlines (for each piece's first line number) and cut at the
+    # first newline past every multiple of piece_bytes.
+    cuts: list[tuple[int, int]] = [(0, 1)]  # (byte offset, line number) where a piece starts
+    lines, offset = 0, 0
+    target = piece_bytes
+    with open(item.path, "rb") as f:
+        while block := f.read(SCAN_BLOCK):
+            while target < offset + len(block):
+                newline = block.find(b"\n", max(target - offset, 0))
+                if newline < 0:
+                    break
+                at = offset + newline + 1
+                cuts.append((at, lines + block.count(b"\n", 0, newline + 1) + 1))
+                target = at + piece_bytes
+            lines += block.count(b"\n")
+            offset += len(block)
+    if cuts[-1][0] >= offset:
+        cuts.pop()  # the file ends with the cut: nothing after it
+    pieces = []
+    for i, (start, first_line) in enumerate(cuts):
+        end = cuts[i + 1][0] if i + 1 < len(cuts) else None
+        size = (end if end is not None else offset) - start
+        pieces.append(replace(item, bytes=size, start=start, end=end, first_line=first_line))
+    return pieces

@@ -47,7 +47,8 @@ def _zstd_chunks(raw: IO[bytes]) -> Iterator[bytes]:
         raise TruncatedArchive("zstd stream ends before its end marker")
 
 
-def file_chunks(path: Path) -> Iterator[bytes]:
+def file_chunks(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """The file's bytes, decompressed; for a plain file, only bytes [start, end)."""
     name = path.name.lower()
     with open(path, "rb") as raw:
         if name.endswith(".gz"):
@@ -55,16 +56,20 @@ def file_chunks(path: Path) -> Iterator[bytes]:
         elif name.endswith((".zst", ".zstd")):
             yield from _zstd_chunks(raw)
         else:
-            while chunk := raw.read(CHUNK):
+            raw.seek(start)
+            left = None if end is None else end - start
+            while chunk := raw.read(CHUNK if left is None else min(CHUNK, left)):
                 yield chunk
+                if left is not None:
+                    left -= len(chunk)
 
 
-def iter_lines(chunks: Iterator[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+def iter_lines(chunks: Iterator[bytes], max_bytes: int, first_line: int = 1) -> Iterator[tuple[int, bytes | None]]:
     """(line number, bytes) for each line; bytes is None for a line longer than max_bytes.
 
     A huge line is skipped as it streams past, never held in memory whole.
     """
-    number = 0
+    number = first_line - 1
     pending = bytearray()
     oversized = False
     for chunk in chunks:
@@ -112,10 +117,13 @@ def parse_record(
     return Document(id=doc_id, text=text, source=relative, metadata=record)
 
 
-def read_jsonl(path: Path, relative: str, config: IngestConfig) -> Iterator[Document | InvalidRecord]:
-    number = 0
+def read_jsonl(
+    path: Path, relative: str, config: IngestConfig, start: int = 0, end: int | None = None, first_line: int = 1
+) -> Iterator[Document | InvalidRecord]:
+    """The documents of a JSONL file, or of its lines from byte `start` (line `first_line`) to `end`."""
+    number = first_line - 1
     try:
-        for number, raw in iter_lines(file_chunks(path), config.max_record_bytes):
+        for number, raw in iter_lines(file_chunks(path, start, end), config.max_record_bytes, first_line):
             if raw is None:
                 yield InvalidRecord(f"{relative}:{number}", relative, "too_large",
                                     f"line longer than ingest.max_record_bytes={config.max_record_bytes}")
