@@ -26,7 +26,6 @@ import json
 import os
 import re
 from functools import lru_cache
-from itertools import repeat
 from operator import add
 
 import numpy as np
@@ -39,6 +38,7 @@ from langdetect.utils.ngram import NGram
 LANGDETECT_SEED = 0
 EVIDENCE_NGRAMS = 30
 BATCH_NGRAMS = 16_384
+WORD_CACHE = 200_000
 SMOOTHING = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ  # langdetect's alpha / BASE_FREQ, without its noise
 
 LATIN_RE = re.compile("[A-z]")  # langdetect's own test: 'A' <= ch <= 'z'
@@ -131,11 +131,11 @@ class LangdetectProfiles:
                 if normal != ch:
                     changed[code] = normal
         self.normalize_table = str.maketrans(changed)
+        self._word_rows: dict[str, list[int]] = {}
 
-    def ngrams(self, text: str) -> list[str]:
-        """The 1-3-grams langdetect extracts from `text`, plus some it never would (a lone
-        space, three characters around a space) that its profiles do not hold either, so
-        looking them up drops them."""
+    def words(self, text: str) -> list[str]:
+        """The text as langdetect reads it (URLs and e-mail addresses out, characters
+        normalised), cut into words: a gram never spans two words, only their spaces."""
         if "@" in text:
             text = Detector.MAIL_RE.sub(" ", text)
         if "http" in text:
@@ -147,23 +147,35 @@ class LangdetectProfiles:
             if len(LATIN_RE.findall(text)) * 2 < len(NON_LATIN_RE.findall(text)):
                 text = LATIN_RE.sub("", text)  # Latin letters inside non-Latin text are noise (URLs, names)
             text = text.translate(self.normalize_table)
-        words = [w for w in text.split(" ") if w]
-        grams: list[str] = []
-        if words and TWO_CAPITALS_RE.search(text):
-            # langdetect skips the grams of words written in capitals: its own state machine
-            # reads those words, one by one (a gram never spans two words)
-            for word in words:
-                if TWO_CAPITALS_RE.search(word):
-                    grams += self._ngrams_one_by_one(word + " ")
-            words = [w for w in words if not TWO_CAPITALS_RE.search(w)]
-        if not words:
-            return grams
-        padded = " " + " ".join(words) + " "
+        return [w for w in text.split(" ") if w]
+
+    def ngrams(self, text: str) -> list[str]:
+        """The 1-3-grams langdetect extracts from `text`."""
+        return [gram for word in self.words(text) for gram in self.word_ngrams(word)]
+
+    def word_ngrams(self, word: str) -> list[str]:
+        """The grams of one word with the spaces around it."""
+        if TWO_CAPITALS_RE.search(word):
+            return self._ngrams_one_by_one(word + " ")  # langdetect skips the grams of capitals
+        padded = " " + word + " "
         bigrams = list(map(add, padded, padded[1:]))
-        grams += padded  # characters, one by one
-        grams += bigrams
-        grams += map(add, bigrams, padded[2:])
-        return grams
+        return [*word, *bigrams, *map(add, bigrams, padded[2:])]
+
+    def rows_of(self, text: str) -> list[int]:
+        """The table rows of the grams of `text` that the profiles know, in gram order. Words
+        repeat (Zipf), so each word's rows are remembered, up to WORD_CACHE words."""
+        rows: list[int] = []
+        cache = self._word_rows
+        for word in self.words(text):
+            known = cache.get(word)
+            if known is None:
+                get = self.rows.get
+                known = [row for row in map(get, self.word_ngrams(word)) if row is not None]
+                if len(cache) >= WORD_CACHE:
+                    cache.clear()  # a simple bound: the cache only saves time, never changes a result
+                cache[word] = known
+            rows += known
+        return rows
 
     @staticmethod
     def _ngrams_one_by_one(text: str) -> list[str]:
@@ -217,34 +229,31 @@ def naive_bayes_batch(texts: list[str], candidates: list[str] | None = None) -> 
     the n-grams themselves (and the bound keeps a batch of books inside the cache)."""
     profiles = langdetect_profiles()
     results: list[dict[str, float]] = []
-    grams: list[str] = []
+    rows: list[int] = []
     ends: list[int] = []
     for text in texts:
-        grams += profiles.ngrams(text)
-        ends.append(len(grams))
-        if len(grams) >= BATCH_NGRAMS:
-            results += _posteriors(profiles, grams, ends, candidates)
-            grams, ends = [], []
+        rows += profiles.rows_of(text)
+        ends.append(len(rows))
+        if len(rows) >= BATCH_NGRAMS:
+            results += _posteriors(profiles, rows, ends, candidates)
+            rows, ends = [], []
     if ends:
-        results += _posteriors(profiles, grams, ends, candidates)
+        results += _posteriors(profiles, rows, ends, candidates)
     return results
 
 
 def _posteriors(
-    profiles: LangdetectProfiles, grams: list[str], ends: list[int], candidates: list[str] | None
+    profiles: LangdetectProfiles, rows: list[int], ends: list[int], candidates: list[str] | None
 ) -> list[dict[str, float]]:
-    """One posterior per text; text i owns grams[ends[i-1]:ends[i]]."""
-    rows = np.fromiter(map(profiles.rows.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
-    known = rows >= 0  # langdetect ignores the grams its profiles lack
-    known_before = np.concatenate([[0], np.cumsum(known)])
+    """One posterior per text; text i owns rows[ends[i-1]:ends[i]]."""
     bounds = np.array([0, *ends])
-    counts = known_before[bounds[1:]] - known_before[bounds[:-1]]
+    counts = bounds[1:] - bounds[:-1]
     results: list[dict[str, float]] = [{} for _ in ends]
     has_grams = np.flatnonzero(counts)
     if not len(has_grams):
         return results
-    starts = (np.cumsum(counts) - counts)[has_grams]
-    log_likelihood = np.add.reduceat(profiles.log_table[rows[known]], starts, axis=0, dtype=np.float64)
+    starts = bounds[:-1][has_grams]
+    log_likelihood = np.add.reduceat(profiles.log_table[np.array(rows, dtype=np.int64)], starts, axis=0, dtype=np.float64)
     log_likelihood *= np.minimum(1.0, EVIDENCE_NGRAMS / counts[has_grams])[:, None]
     languages = profiles.languages
     if candidates:
