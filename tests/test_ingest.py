@@ -136,3 +136,15 @@ def test_a_large_jsonl_file_read_in_pieces_gives_the_same_records(tmp_path):
     assert in_pieces == whole
     assert split_large_inputs([item], None) == [item]
     assert split_large_inputs([item], 10**9) == [item]
+
+
+def test_a_large_file_gone_before_splitting_still_gets_a_ledger_reason(tmp_path):
+    from pipeline.ingest import split_large_inputs
+
+    path = tmp_path / "gone.jsonl"
+    path.write_text("".join(json.dumps({"id": str(i), "text": "x " * 50}) + "\n" for i in range(50)))
+    [item], _ = discover_inputs([str(path)])
+    path.unlink()
+    assert split_large_inputs([item], 100) == [item]
+    [record] = list(read_documents(item, IngestConfig()))
+    assert isinstance(record, InvalidRecord) and record.reason == "unreadable"

@@ -106,7 +106,10 @@ def split_large_inputs(inputs: list[InputFile], piece_bytes: int | None) -> list
         if piece_bytes is None or item.bytes <= piece_bytes or not item.relative.lower().endswith(SPLITTABLE_SUFFIXES):
             out.append(item)
         else:
-            out.extend(_pieces(item, piece_bytes))
+            try:
+                out.extend(_pieces(item, piece_bytes))
+            except OSError:
+                out.append(item)  # read whole, its reader then records why it cannot be read
     return out
 
 

@@ -68,9 +68,9 @@ class ValueCounts:
         self.everyone: dict[Any, int] = {}
         self.kept: dict[Any, int] = {}
 
-    def add(self, values: pa.Array, kept: np.ndarray) -> None:
+    def add(self, values: pa.Array, kept: np.ndarray | None = None) -> None:
         labels, codes = encode(values)
-        for target, selected in ((self.everyone, codes), (self.kept, codes[kept])):
+        for target, selected in ((self.everyone, codes), (self.kept, codes[kept] if kept is not None else codes[:0])):
             for label, n in zip(labels, np.bincount(selected, minlength=len(labels)).tolist()):
                 if n:
                     target[label] = target.get(label, 0) + n
@@ -122,7 +122,7 @@ class Ledger:
         self.kept_with_reason += int((kept & has_reason).sum())
         self.dropped_without_reason += int((~kept & ~has_reason).sum())
         dropped = pa.array(~kept)
-        self.reasons.add(pc.filter(column("drop_reason").fill_null(UNKNOWN_REASON), dropped), np.zeros(int((~kept).sum()), bool))
+        self.reasons.add(pc.filter(column("drop_reason").fill_null(UNKNOWN_REASON), dropped))
         for name, counts in self.values.items():
             counts.add(column(name).fill_null(MISSING[name]), kept)
         if self.has("n_chars"):
