@@ -133,6 +133,7 @@ class LangdetectProfiles:
                     changed[code] = normal
         self.normalize_table = str.maketrans(changed)
         self._word_rows: dict[str, list[int]] = {}
+        self._word_trigrams: dict[str, tuple[list[int], int]] = {}
 
     def words(self, text: str) -> list[str]:
         """The text as langdetect reads it (URLs and e-mail addresses out, characters
@@ -177,6 +178,25 @@ class LangdetectProfiles:
                 cache[word] = known
             rows += known
         return rows
+
+    def trigram_rows_of(self, text: str) -> tuple[list[int], int]:
+        """The table rows of the known trigrams of `text`, and how many trigrams it has in all
+        (known to some profile or not): the input of the profile-fit test (language_fit.py)."""
+        rows: list[int] = []
+        total = 0
+        cache = self._word_trigrams
+        for word in self.words(text):
+            known = cache.get(word)
+            if known is None:
+                trigrams = [gram for gram in self.word_ngrams(word) if len(gram) == 3]
+                get = self.rows.get
+                known = ([row for row in map(get, trigrams) if row is not None], len(trigrams))
+                if len(cache) >= WORD_CACHE:
+                    cache.clear()  # a simple bound: the cache only saves time, never changes a result
+                cache[word] = known
+            rows += known[0]
+            total += known[1]
+        return rows, total
 
     @staticmethod
     def _ngrams_one_by_one(text: str) -> list[str]:
