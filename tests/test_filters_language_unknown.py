@@ -97,10 +97,11 @@ def test_the_fit_of_a_text_is_worse_under_a_foreign_profile():
     own, foreign = trigram_fits([english, english], ["en", "fi"])
     assert own.trigrams == foreign.trigrams > 0
     assert own.log_likelihood > foreign.log_likelihood and own.coverage > foreign.coverage
+    assert own.relative_coverage > 0 > foreign.relative_coverage
     test = ProfileFitTest()
     assert test.fits("en", own) and not test.fits("fi", foreign)
     assert trigram_fits(["", "123 456"], ["en", "en"]) == [None, None]
-    assert test.fits("hy", TrigramFit(-20.0, 0.0, 100))  # no profile: nothing to compare
+    assert test.fits("hy", TrigramFit(-20.0, 0.0, -0.5, 100))  # no profile: nothing to compare
 
 
 def test_every_supported_language_has_a_reference():
@@ -120,3 +121,14 @@ def test_allowed_treats_unknown_as_a_label_of_its_own():
     old = LanguageFilter(LanguageConfig(allowed=["ru"], detect_unknown=False))
     old.filter_batch(armenian_kyrgyz)
     assert armenian_kyrgyz[1].signals["language"] == "ru"
+
+
+def test_calibration_takes_medians_over_rightly_labelled_texts():
+    from pipeline.filters.calibrate_language import calibrate
+    from tests.test_filters_language import KNOWN
+
+    rows = [{"text": KNOWN["en"], "lang": "en"}, {"text": KNOWN["fr"], "lang": "fr"}, {"text": KNOWN["de"], "lang": "en"}]
+    languages = calibrate(rows)
+    assert sorted(languages) == ["en", "fr"] and languages["en"]["texts"] == 1  # the mislabelled row is left out
+    english = trigram_fits([KNOWN["en"]], ["en"])[0]
+    assert languages["en"]["coverage"] == round(english.coverage, 4)

@@ -2,9 +2,9 @@
 
     .venv/bin/python -m pipeline.filters.calibrate_language [--dev ../shared/data/langid/udhr_langid_dev.jsonl]
 
-For every supported language, the median `log_likelihood` and `coverage` (language_fit.py) of
-its dev paragraphs that the identifier labels right (the UDHR dev set: 16 paragraphs for each
-of langdetect's 55 languages). Only the supported-language set is read; the margins below those
+For every supported language, the median `log_likelihood`, `coverage` and `relative_coverage`
+(language_fit.py) of its dev paragraphs that the identifier labels right (the UDHR dev set: 16
+paragraphs for each of langdetect's 55 languages; CJK is settled by script and needs none). Only the supported-language set is read; the margins below those
 medians were chosen on the unsupported-language set (see language_fit.py).
 """
 
@@ -37,6 +37,7 @@ def calibrate(rows: list[dict]) -> dict[str, dict[str, float]]:
         label: {
             "log_likelihood": round(statistics.median(f.log_likelihood for f in language_fits), 4),
             "coverage": round(statistics.median(f.coverage for f in language_fits), 4),
+            "relative_coverage": round(statistics.median(f.relative_coverage for f in language_fits), 4),
             "texts": len(language_fits),
         }
         for label, language_fits in sorted(by_language.items())
