@@ -8,7 +8,7 @@ from pipeline.config import LanguageConfig
 from pipeline.documents import Document
 from pipeline.filters.language import UNKNOWN, LanguageFilter, LanguageIdentifier
 from pipeline.filters.language_fit import ProfileFitTest, TrigramFit, reference, trigram_fits
-from pipeline.filters.language_script import LANGUAGE_SCRIPT, label_fits_script, other_script_label
+from pipeline.filters.language_script import LANGUAGE_SCRIPT, label_fits_script, other_script_label, script_counts
 
 IDENTIFIER = LanguageIdentifier()
 PLAIN = LanguageIdentifier(detect_unknown=False)  # naive Bayes as before: always one of the 55
@@ -40,7 +40,7 @@ def test_a_script_several_languages_write_is_unknown():
     assert IDENTIFIER.identify(ethiopic) == (UNKNOWN, 0.0)
     assert IDENTIFIER.identify(syllabics) == (UNKNOWN, 0.0)
     shan = "\u1075\u1062\u1036\u1076\u1083\u1087 \u1010\u1086\u1004\u103a\u1038"  # Myanmar script with Shan letters
-    assert other_script_label(shan, sum(map(str.isalpha, shan))) == UNKNOWN
+    assert other_script_label(shan, sum(map(str.isalpha, shan)), script_counts(shan)) == UNKNOWN
 
 
 def test_other_scripts_mixed_with_a_little_latin_never_get_a_latin_label():
@@ -51,11 +51,12 @@ def test_other_scripts_mixed_with_a_little_latin_never_get_a_latin_label():
 
 
 def test_a_label_must_be_in_the_script_of_most_letters():
-    assert label_fits_script("en", "plain ascii text", 14)
-    assert not label_fits_script("ru", "plain ascii text", 14)
-    half_cyrillic = "привет hellos"
-    assert label_fits_script("ru", half_cyrillic, 12) and label_fits_script("en", half_cyrillic, 12)
-    assert not label_fits_script("el", half_cyrillic, 12)
+    assert script_counts("plain ascii text") is None
+    assert label_fits_script("en", 14, None) and not label_fits_script("ru", 14, None)
+    half_cyrillic = script_counts("привет hellos")
+    assert label_fits_script("ru", 12, half_cyrillic) and label_fits_script("en", 12, half_cyrillic)
+    assert not label_fits_script("el", 12, half_cyrillic)
+    assert not label_fits_script("en", 12, script_counts("привет hello"))  # 5 Latin letters of 11
 
 
 @pytest.mark.parametrize("code", sorted(SHARED_SCRIPT_SHORT))
@@ -132,3 +133,10 @@ def test_calibration_takes_medians_over_rightly_labelled_texts():
     assert sorted(languages) == ["en", "fr"] and languages["en"]["texts"] == 1  # the mislabelled row is left out
     english = trigram_fits([KNOWN["en"]], ["en"])[0]
     assert languages["en"]["coverage"] == round(english.coverage, 4)
+
+
+def test_the_sampler_method_gets_the_same_detection():
+    sampler = LanguageIdentifier(method="langdetect")
+    assert sampler.identify(SHARED_SCRIPT_SHORT["kk"]) == (UNKNOWN, 0.0)
+    assert sampler.identify(OWN_SCRIPT["ka"]) == ("ka", 1.0)
+    assert sampler.identify("The library opens at nine in the morning and closes late on Thursdays.")[0] == "en"

@@ -36,12 +36,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.config import LanguageConfig
 from pipeline.documents import LANGUAGE, Document, FilterResult
-from pipeline.filters.langdetect_model import METHODS
-from pipeline.filters.language_fit import ProfileFitTest, trigram_fits
-from pipeline.filters.language_script import label_fits_script, other_script_label
+from pipeline.filters.langdetect_model import METHODS, langdetect_profiles, naive_bayes_of_rows
+from pipeline.filters.language_fit import ProfileFitTest, trigram_fits, trigram_fits_of_grams
+from pipeline.filters.language_script import label_fits_script, other_script_label, script_counts
 
 UNKNOWN = "unknown"
 CJK_WEIGHT = 3  # one Han, Kana or Hangul character carries about as much as three letters
@@ -79,6 +80,7 @@ class ScriptCounts:
     han: int = 0
     kana: int = 0
     hangul: int = 0
+    blocks: Any = None  # characters per Unicode script block (language_script.script_counts), None for ASCII
 
     @property
     def cjk(self) -> int:
@@ -277,29 +279,44 @@ class LanguageIdentifier:
                 continue
             if scripts.upper > scripts.lower:
                 sample = sample.lower()  # langdetect ignores all-capital words
-            by_script = other_script_label(sample, scripts.letters) if self.fit_test else None
+            if self.fit_test is not None:
+                scripts.blocks = script_counts(sample)
+            by_script = other_script_label(sample, scripts.letters, scripts.blocks) if self.fit_test else None
             if by_script is not None:
                 results[i] = self._scaled((by_script, 1.0), scripts)
             elif scripts.cjk * 2 > scripts.letters:
                 results[i] = self._scaled(self._label_cjk(sample, scripts), scripts)
             else:
                 pending.append((i, sample, scripts))
-        batch = METHODS[self.method]([sample for _, sample, _ in pending])
-        labelled = [self._label(sample, probabilities) for (_, sample, _), probabilities in zip(pending, batch)]
+        samples = [sample for _, sample, _ in pending]
+        grams = None
+        if self.method == "naive_bayes":  # the grams once, for naive Bayes and the fit test alike
+            profiles = langdetect_profiles()
+            grams = [profiles.grams_of(sample) for sample in samples]
+            batch = naive_bayes_of_rows([rows for rows, _ in grams])
+        else:
+            batch = METHODS[self.method](samples)
+        labelled = [self._label(sample, probabilities) for sample, probabilities in zip(samples, batch)]
         if self.fit_test is not None:
-            labelled = self._known_only(pending, labelled)
+            labelled = self._known_only(pending, labelled, grams)
         for (i, _, scripts), label_score in zip(pending, labelled):
             results[i] = self._scaled(label_score, scripts)
         return results
 
-    def _known_only(self, pending: list[tuple[int, str, ScriptCounts]], labelled: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    def _known_only(
+        self, pending: list[tuple[int, str, ScriptCounts]], labelled: list[tuple[str, float]], grams: list | None
+    ) -> list[tuple[str, float]]:
         """`unknown` for a label in another script than the text's letters, or whose profile the
         text does not fit (a language langdetect has no profile for)."""
         assert self.fit_test is not None
-        fits = trigram_fits([sample for _, sample, _ in pending], [label for label, _ in labelled])
+        labels = [label for label, _ in labelled]
+        if grams is None:
+            fits = trigram_fits([sample for _, sample, _ in pending], labels)
+        else:
+            fits = trigram_fits_of_grams(grams, labels)
         out = []
         for (_, sample, scripts), (label, score), fit in zip(pending, labelled, fits):
-            if label != UNKNOWN and not (label_fits_script(label, sample, scripts.letters) and self.fit_test.fits(label, fit)):
+            if label != UNKNOWN and not (label_fits_script(label, scripts.letters, scripts.blocks) and self.fit_test.fits(label, fit)):
                 label, score = UNKNOWN, 0.0
             out.append((label, score))
         return out

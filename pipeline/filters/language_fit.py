@@ -89,39 +89,44 @@ def script_share() -> np.ndarray:
 
 def trigram_fits(texts: list[str], labels: list[str]) -> list[TrigramFit | None]:
     """How well each text's trigrams fit the profile of its label; None for a text without
-    trigrams or a label outside LANGUAGE_SCRIPT (CJK is settled by script). One numpy gather
-    and a few sums for the whole batch."""
+    trigrams or a label outside LANGUAGE_SCRIPT (CJK is settled by script)."""
     profiles = langdetect_profiles()
-    rows: list[int] = []
-    columns: list[int] = []
-    scripts: list[int] = []
-    ends: list[int] = []
-    totals: list[int] = []
-    for text, label in zip(texts, labels):
+    return trigram_fits_of_grams([profiles.grams_of(text) for text in texts], labels)
+
+
+def trigram_fits_of_grams(grams: list[tuple[list[int], int]], labels: list[str]) -> list[TrigramFit | None]:
+    """trigram_fits from the texts' (gram rows, trigram count), as LangdetectProfiles.grams_of
+    gives them to naive Bayes too: one numpy gather and a few sums for the whole batch."""
+    profiles = langdetect_profiles()
+    n = len(labels)
+    columns = np.zeros(n, dtype=np.int64)
+    scripts = np.zeros(n, dtype=np.int64)
+    totals = np.zeros(n, dtype=np.int64)
+    all_rows: list[int] = []
+    lengths = np.zeros(n, dtype=np.int64)
+    for i, ((gram_rows, total), label) in enumerate(zip(grams, labels)):
         script = LANGUAGE_SCRIPT.get(label)
-        text_rows, total = profiles.trigram_rows_of(text) if script is not None else ([], 0)
-        rows += text_rows
-        columns += [profiles.column[label]] * len(text_rows) if text_rows else []
-        scripts += [SCRIPTS.index(script)] * len(text_rows) if text_rows else []
-        ends.append(len(rows))
-        totals.append(total)
-    row_index = np.array(rows, dtype=np.int64)
-    values = profiles.log_table[row_index, np.array(columns, dtype=np.int64)].astype(np.float64)
-    shares = script_share()[row_index, np.array(scripts, dtype=np.int64)].astype(np.float64)
-    starts = np.array([0, *ends[:-1]], dtype=np.int64)
-    has_rows = np.array(ends) > starts
-
-    def sums(per_row: np.ndarray) -> np.ndarray:
-        # reduceat needs a value behind every start: pad, then zero the sums of texts without rows
-        return np.where(has_rows, np.add.reduceat(np.append(per_row, 0.0), starts), 0.0) if ends else np.zeros(0)
-
-    log_sums, hits, neighbour_hits = sums(values), sums((values > KNOWN).astype(np.float64)), sums(shares)
+        if script is None or not total:
+            continue
+        columns[i], scripts[i], totals[i], lengths[i] = profiles.column[label], SCRIPTS.index(script), total, len(gram_rows)
+        all_rows += gram_rows
+    rows = np.array(all_rows, dtype=np.int64)
+    text_of = np.repeat(np.arange(n), lengths)
+    trigram = profiles.is_trigram[rows]
+    rows, text_of = rows[trigram], text_of[trigram]
+    values = profiles.log_table[rows, columns[text_of]].astype(np.float64)
+    shares = script_share()[rows, scripts[text_of]].astype(np.float64)
+    known_rows = np.bincount(text_of, minlength=n)
+    log_sums = np.bincount(text_of, weights=values, minlength=n)
+    hits = np.bincount(text_of, weights=(values > KNOWN).astype(np.float64), minlength=n)
+    neighbour_hits = np.bincount(text_of, weights=shares, minlength=n)
     fits: list[TrigramFit | None] = []
-    for i, total in enumerate(totals):
+    for i in range(n):
+        total = int(totals[i])
         if total == 0:
             fits.append(None)
             continue
-        unknown_anywhere = total - (ends[i] - starts[i])  # trigrams no profile holds
+        unknown_anywhere = total - int(known_rows[i])  # trigrams no profile holds
         coverage = float(hits[i]) / total
         fits.append(TrigramFit(
             log_likelihood=(float(log_sums[i]) + unknown_anywhere * FLOOR) / total,
