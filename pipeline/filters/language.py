@@ -36,7 +36,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+
+import numpy as np
 
 from pipeline.config import LanguageConfig
 from pipeline.documents import LANGUAGE, Document, FilterResult
@@ -80,7 +81,7 @@ class ScriptCounts:
     han: int = 0
     kana: int = 0
     hangul: int = 0
-    blocks: Any = None  # characters per Unicode script block (language_script.script_counts), None for ASCII
+    blocks: np.ndarray | None = None  # characters per Unicode script block (language_script.script_counts), None for ASCII
 
     @property
     def cjk(self) -> int:
@@ -304,7 +305,10 @@ class LanguageIdentifier:
         return results
 
     def _known_only(
-        self, pending: list[tuple[int, str, ScriptCounts]], labelled: list[tuple[str, float]], grams: list | None
+        self,
+        pending: list[tuple[int, str, ScriptCounts]],
+        labelled: list[tuple[str, float]],
+        grams: list[tuple[list[int], int]] | None,
     ) -> list[tuple[str, float]]:
         """`unknown` for a label in another script than the text's letters, or whose profile the
         text does not fit (a language langdetect has no profile for)."""
