@@ -10,7 +10,8 @@
    `language.allowed` would drop), and labels in another script than the text's letters.
 2. The cost on supported languages: the right label, and `unknown`, with the detection on and off,
    on UDHR paragraphs, sentences, short sentences, five-word fragments, English books, Wikipedia
-   talk comments and tweets.
+   talk comments and tweets; then the same with the fit test's margins scaled, to show what a
+   stricter or looser test would trade.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from filters import read_jsonl, sentences, table
 
 from pipeline.filters.language import UNKNOWN, LanguageIdentifier, sample_windows
+from pipeline.filters.language_fit import MARGINS, ProfileFitTest
 from pipeline.filters.language_script import LANGUAGE_SCRIPT, SCRIPT_LANGUAGE, script_name
 
 SCRIPT_OF_CODE = {**{code: script.upper() for code, script in LANGUAGE_SCRIPT.items()},
@@ -107,6 +109,24 @@ def bench_unknown_languages(data: Path) -> None:
         out.append([name, len(pairs), *cells, unknown])
     print("Supported languages: right label (and right with score >= min_score), detection off / on:\n")
     table(["texts", "n", "right, off", "right >= min, off", "right, on", "right >= min, on", "unknown, on"], out)
+
+    # the trade-off: every margin of the fit test scaled (smaller = stricter)
+    unsupported = {half: [row["text"] for row in rows if (row["bcp47"] in tuned) == (half == "tuned")] for half in ("tuned", "held out")}
+    out = []
+    for scale in (0.5, 0.75, 1.0, 1.5, 2.0):
+        identifier = LanguageIdentifier()
+        identifier.fit_test = ProfileFitTest({k: (m * scale, s * scale) for k, (m, s) in MARGINS.items()})
+        cells: list = [f"{scale:g}x"]
+        for texts in unsupported.values():
+            cells.append(sum(label == UNKNOWN or score < MIN_SCORE or label in SCRIPT_LANGUAGE.values()
+                             for label, score in identifier.identify_many(texts)) / len(texts))
+        for name in ("UDHR sentences, 55 languages", "English books (dev prose, 3 x 500-char windows)",
+                     "English Wikipedia talk comments", "English tweets (Davidson, first 3,000)"):
+            cells.append(sum(label == UNKNOWN for label, _ in identifier.identify_many([t for _, t in sets[name]])) / len(sets[name]))
+        out.append(cells)
+    print("The trade-off: language_fit.MARGINS scaled (1x = shipped); ok share of unsupported paragraphs (any script-derived\n"
+          "code counted as right: all of them are on this set), `unknown` share of supported text:\n")
+    table(["margins", "ok, tuned half", "ok, held-out half", "unknown: UDHR sentences", "English books", "English comments", "English tweets"], out)
 
 
 def main() -> None:
