@@ -3,6 +3,7 @@
     python schemas/generate.py          # rewrite the files
     python schemas/generate.py --check  # exit 1 and name the stale files (what tests/test_schemas.py checks)
 
+catalog.schema.json       pipeline.catalog.CATALOG_SCHEMA (OUT_ROOT/catalog.json of `gristmill serve`)
 config.schema.json        pipeline.config.Config (pydantic)
 ledger.arrow-schema.json  pipeline.ledger_schema.LEDGER_SCHEMA (pyarrow)
 manifest.schema.json      pipeline.shard_schema.MANIFEST_SCHEMA
@@ -25,6 +26,7 @@ def _dump(data: dict) -> str:
 
 def render() -> dict[str, str]:
     """File name → the text it should hold."""
+    from pipeline.catalog import CATALOG_SCHEMA
     from pipeline.config import Config
     from pipeline.ledger_schema import ledger_schema_json
     from pipeline.report.schema import REPORT_SCHEMA
@@ -32,6 +34,7 @@ def render() -> dict[str, str]:
 
     config = {"$schema": "https://json-schema.org/draft/2020-12/schema", **Config.model_json_schema()}
     return {
+        "catalog.schema.json": _dump(CATALOG_SCHEMA),
         "config.schema.json": _dump(config),
         "ledger.arrow-schema.json": _dump(ledger_schema_json()),
         "manifest.schema.json": _dump(MANIFEST_SCHEMA),

@@ -59,6 +59,31 @@ def test_one_tokenizer_for_all_versions_and_a_valid_catalog(grown):
     assert resolve_data([root]) == [root / "v0001", root / "v0002", root / "v0003"]
 
 
+def test_a_model_trains_on_all_versions_and_a_second_run_continues_it(grown, tmp_path):
+    import torch
+
+    from model.checkpoint import latest_checkpoint, read_checkpoint
+    from model.data import ShardDataset
+    from model.train import train
+
+    _, root, _, versions, _, config = grown
+    folders = resolve_data([root])
+    rows = sum(json.loads((f / "manifest.json").read_text())["totals"]["train_rows"] for f in folders)
+    assert len(ShardDataset(folders, "train", verify="full")) == rows
+    first = train(folders, tmp_path / "run1", config, progress=False)
+    assert first["step"] == 6 and first["data_dirs"] == [str(f) for f in folders]
+    weights, _, _ = read_checkpoint(latest_checkpoint(tmp_path / "run1"))
+    continued = config.model_copy(deep=True)
+    continued.train.init_from = str(tmp_path / "run1")
+    continued.train.max_steps = 1
+    continued.train.learning_rate = continued.train.min_lr = 1e-12  # a step that barely moves the weights
+    second = train(folders, tmp_path / "run2", continued, progress=False)
+    assert second["steps_this_run"] == 1 and second["init_from"]["run"] == str((tmp_path / "run1").resolve())
+    after, _, meta = read_checkpoint(latest_checkpoint(tmp_path / "run2"))
+    assert meta["init_from"]["step"] == 6
+    assert all(torch.allclose(weights[k], after[k], atol=1e-6) for k in weights)
+
+
 def test_a_changed_file_is_consumed_again_and_supersedes_its_earlier_copy(grown):
     inbox, root, drops, _, _, config = grown
     path, records, _ = drops[0]
