@@ -98,3 +98,22 @@ def run_server(data_dir: Path, port: int) -> None:
     print(f"API: {api_url(port)}   (in another shell: export PREFECT_API_URL={api_url(port)})", flush=True)
     command = server_command(port)
     os.execvpe(command[0], command, server_env(Path(data_dir), port))
+
+
+def api_request(port: int, path: str, body: dict | None = None, attempts: int = 20):
+    """GET (or POST body to) the server's REST API; JSON in, JSON out. Retries 503, which Prefect
+    answers while its SQLite database is locked by its own services (its client retries too)."""
+    import json
+    import urllib.error
+
+    request = urllib.request.Request(api_url(port) + path, method="GET" if body is None else "POST",
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as e:
+            if e.code != 503 or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + attempt * 0.25)

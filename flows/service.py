@@ -96,27 +96,37 @@ def publish_version(inputs: list[str], out_root: str, config_path: str | None = 
 @flow(name="train_dataset", log_prints=True)
 def train_dataset(out_root: str, config_path: str | None = None, continue_latest: bool = True) -> dict[str, Any]:
     """Train on every published version of OUT_ROOT into OUT_ROOT/runs/run-NNNN, continuing the
-    latest run's weights when continue_latest (train.init_from)."""
+    latest run's weights when continue_latest (train.init_from). A version published while it
+    trained (whose own trigger the concurrency limit cancelled) is trained on in a next round."""
     catalog = Catalog(out_root)
-    versions = catalog.versions()
-    if not versions:
+    trained: list[dict[str, Any]] = []
+    while True:
+        versions = [v["id"] for v in catalog.versions()]
+        latest = catalog.latest_run()
+        if not versions or (trained and latest is not None and latest["versions"] == versions):
+            break
+        trained.append(train_round(catalog, versions, latest if continue_latest else None, config_path))
+    if not trained:
         print(f"{catalog.path} lists no published version: nothing to train on")
-        return {"run": None}
-    latest = catalog.latest_run() if continue_latest else None
+    return {"runs": trained}
+
+
+def train_round(catalog: Catalog, versions: list[str], latest: dict[str, Any] | None,
+                config_path: str | None) -> dict[str, Any]:
     run = catalog.root / "runs" / f"run-{len(catalog.runs()) + 1:04d}"
     init_from = latest["run"] if latest else None
-    summary = train_model([str(catalog.folder(v)) for v in versions], str(run), config_path, progress=False,
-                          init_from=init_from)
-    ids = [v["id"] for v in versions]
-    catalog.record_run(run, ids, summary, init_from)
-    write_index_task(out_root)
+    summary = train_model([str(catalog.folder(catalog.version(v))) for v in versions], str(run), config_path,
+                          progress=False, init_from=init_from)
+    catalog.record_run(run, versions, summary, init_from)
+    write_index_task(str(catalog.root))
     emit_event(TRAIN_COMPLETED, resource={"prefect.resource.id": resource_id("run", run),
                                           "prefect.resource.name": run.name},
-               payload={"run": str(run.resolve()), "versions": ids, "val_loss": summary.get("val_loss"),
-                        "steps": summary.get("step"), "init_from": init_from, "out_root": str(catalog.root.resolve())})
-    print(f"trained {run.name} on {', '.join(ids)}" + (f", continuing {Path(init_from).name}" if init_from else "")
+               payload={"run": str(run.resolve()), "versions": versions, "val_loss": summary.get("val_loss"),
+                        "steps": summary.get("step"), "init_from": init_from,
+                        "out_root": str(catalog.root.resolve())})
+    print(f"trained {run.name} on {', '.join(versions)}" + (f", continuing {Path(init_from).name}" if init_from else "")
           + f": val loss {summary.get('val_loss')}")
-    return {"run": str(run), "versions": ids, "summary": summary}
+    return {"run": str(run), "versions": versions, "summary": summary}
 
 
 @flow(name="evaluate_runs", log_prints=True)
@@ -124,11 +134,12 @@ def evaluate_runs(out_root: str) -> dict[str, Any]:
     """Evaluate every run of OUT_ROOT that has none yet, on the val shards of the versions it trained
     on; eval.json, an artifact each, and the catalog and index.html updated."""
     catalog = Catalog(out_root)
-    done = {}
-    for record in catalog.runs():
+    done: dict[str, float] = {}
+    # re-read after each: a run recorded meanwhile (whose own trigger the concurrency limit cancelled) is taken too
+    while todo := [r for r in catalog.runs() if r.get("eval") is None and Path(r["run"]).is_dir()
+                   and Path(r["run"]).name not in done]:
+        record = todo[0]
         run = Path(record["run"])
-        if record.get("eval") is not None or not run.is_dir():
-            continue
         folders = [str(catalog.folder(catalog.version(v))) for v in record["versions"]]
         result = evaluate_model(str(run), folders, progress=False)
         catalog.record_eval(run, result)

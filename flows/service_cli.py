@@ -69,6 +69,9 @@ def serve(
               "from system cron")
     from flows.deployments import serve_service
 
+    # the flow runs that serve starts inherit this: their printed progress shows in the UI's logs
+    os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+
     serve_service(inputs, str(out_root), cron, config_path, train_on_fresh, continue_training, interval)
 
 

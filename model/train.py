@@ -394,7 +394,8 @@ def train(data_dir: Path | Sequence[Path], run_dir: Path, config: Config, progre
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="build folder holding manifest.json and shards/")
+    parser.add_argument("--data", type=Path, required=True, nargs="+",
+                        help="build folder(s) holding manifest.json and shards/ (several: read in order)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds a checkpoint)")
     parser.add_argument("--config", type=Path, default=None, help="YAML config (only the model and train sections matter)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")

@@ -108,3 +108,24 @@ def test_prune_keeps_versions_a_run_trained_on(grown, tmp_path):
     assert catalog.version("v0001")["status"] == "published" and (root / "v0001" / "shards").is_dir()
     assert not (root / "v0002" / "shards").exists() and (root / "v0002" / "dedup").is_dir()
     assert resolve_data([root]) == [root / "v0001", root / "v0004"]
+
+
+def test_a_killed_version_is_finished_first_and_new_files_wait_for_the_next(tmp_path):
+    from pipeline.build import discover_stage, prepare
+    from pipeline.catalog import next_version
+
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    config = parse_config(TINY_SERVICE)
+    (path, records, _), (later, later_records, _) = three_drops(inbox)[:2]
+    write_jsonl(path, records)
+    catalog = Catalog(root)
+    pending = next_version(catalog, [str(inbox)])
+    build_dir = prepare(root / pending["folder"], catalog.version_config(config), [f["path"] for f in pending["files"]])
+    discover_stage(build_dir, config, [f["path"] for f in pending["files"]])  # ...and the process was killed here
+    assert catalog.versions() == [] and (root / ".pending.json").is_file()
+    write_jsonl(later, later_records)
+    first = build_version(root, [str(inbox)], config)
+    assert first["id"] == "v0001" and [f["path"] for f in first["files"]] == [str(path.resolve())]
+    assert not (root / ".pending.json").exists()
+    second = build_version(root, [str(inbox)], config)
+    assert second["id"] == "v0002" and [f["path"] for f in second["files"]] == [str(later.resolve())]
