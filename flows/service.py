@@ -113,10 +113,10 @@ def train_dataset(out_root: str, config_path: str | None = None, continue_latest
 
 def train_round(catalog: Catalog, versions: list[str], latest: dict[str, Any] | None,
                 config_path: str | None) -> dict[str, Any]:
-    run = catalog.root / "runs" / f"run-{len(catalog.runs()) + 1:04d}"
+    folders = [str(catalog.folder(catalog.version(v))) for v in versions]
+    run = next_run_folder(catalog, folders)
     init_from = latest["run"] if latest else None
-    summary = train_model([str(catalog.folder(catalog.version(v))) for v in versions], str(run), config_path,
-                          progress=False, init_from=init_from)
+    summary = train_model(folders, str(run), config_path, progress=False, init_from=init_from)
     catalog.record_run(run, versions, summary, init_from)
     write_index_task(str(catalog.root))
     emit_event(TRAIN_COMPLETED, resource={"prefect.resource.id": resource_id("run", run),
@@ -127,6 +127,23 @@ def train_round(catalog: Catalog, versions: list[str], latest: dict[str, Any] | 
     print(f"trained {run.name} on {', '.join(versions)}" + (f", continuing {Path(init_from).name}" if init_from else "")
           + f": val loss {summary.get('val_loss')}")
     return {"run": str(run), "versions": versions, "summary": summary}
+
+
+def next_run_folder(catalog: Catalog, folders: list[str]) -> Path:
+    """runs/run-NNNN after the recorded runs. A folder left by a killed training on the same versions
+    is resumed from its checkpoint; one on other versions is left alone and the next number taken."""
+    import json
+
+    from model.checkpoint import META, latest_checkpoint
+
+    wanted = [str(Path(f).resolve()) for f in folders]
+    number = len(catalog.runs()) + 1
+    while True:
+        run = catalog.root / "runs" / f"run-{number:04d}"
+        checkpoint = latest_checkpoint(run) if run.is_dir() else None
+        if checkpoint is None or json.loads((checkpoint / META).read_text()).get("data_dirs") == wanted:
+            return run
+        number += 1
 
 
 @flow(name="evaluate_runs", log_prints=True)
