@@ -4,9 +4,9 @@
 
 Starts a fresh `prefect server start` on a free loopback port and `gristmill serve --train-on-fresh`
 against it, then drops three files into the inbox, one after the other: the prose of
-../shared/data/prose/prose_dev.jsonl split by book, with documents of earlier drops planted again
-(exact copies and one-word edits). Each drop is followed by one run of the build deployment (what
-a cron tick does; a real schedule adds the wait until its next tick). Prints, per drop, the
+../shared/data/prose/prose_dev.jsonl split by book; drops 2 and 3 also carry 10 documents the
+version before kept (5 exact copies, 5 with one word changed). Each drop is followed by one run of
+the build deployment (what a cron tick does; a real schedule adds the wait until its next tick). Prints, per drop, the
 seconds from the file landing to its version published and to its model evaluated, and checks
 the issue's done-when: each version's ledger holds only its drop's file, every planted copy is
 marked duplicate_of_build, one tokenizer sha256, one model trained on all three versions.
@@ -42,21 +42,29 @@ CONFIG = {
 }
 
 
-def drops(records: list[dict]) -> list[tuple[str, list[dict], set[str]]]:
-    """Three drops by book; drops 2 and 3 repeat 10 documents of the drop before (5 exact, 5 edited)."""
+def books(records: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The three drops' own documents, by book."""
     def book(*prefixes: str) -> list[dict]:
         return [{"id": r["id"], "text": r["text"]} for r in records if r["id"].split("-")[0] in prefixes]
 
-    def planted(earlier: list[dict], tag: str) -> list[dict]:
-        copies = [{"id": f"{tag}-copy-{r['id']}", "text": r["text"]} for r in earlier[:5]]
-        edits = [{"id": f"{tag}-edit-{r['id']}", "text": r["text"].replace(" the ", " that ", 1)} for r in earlier[5:10]]
-        return copies + edits
+    return [("drop1.jsonl", book("pg1342")), ("drop2.jsonl", book("pg11", "pg84")),
+            ("drop3.jsonl", book("tinyshakespeare", "the"))]
 
-    first, second, third = book("pg1342"), book("pg11", "pg84"), book("tinyshakespeare", "the")
-    second_planted, third_planted = planted(first, "d2"), planted(second, "d3")
-    return [("drop1.jsonl", first, set()),
-            ("drop2.jsonl", second + second_planted, {r["id"] for r in second_planted}),
-            ("drop3.jsonl", third + third_planted, {r["id"] for r in third_planted})]
+
+def planted(previous: Path, tag: str) -> list[dict]:
+    """10 documents the previous version kept, again: 5 exact copies and 5 with one word changed.
+    (A copy of a document that a filter dropped is dropped by the same filter: it is no duplicate
+    of anything published.)"""
+    kept = [r for r in pq.read_table(previous / "ledger.parquet", columns=["doc_id", "kept"]).to_pylist() if r["kept"]]
+    ids = {r["doc_id"] for r in kept[:10]}
+    texts = {}
+    for part in sorted((previous / "work" / "kept").glob("part-*.parquet")):
+        for row in pq.read_table(part, columns=["doc_id", "text"]).to_pylist():
+            if row["doc_id"] in ids:
+                texts[row["doc_id"]] = row["text"]
+    chosen = sorted(texts)
+    return ([{"id": f"{tag}-copy-{i}", "text": texts[i]} for i in chosen[:5]]
+            + [{"id": f"{tag}-edit-{i}", "text": texts[i].replace(" the ", " that ", 1)} for i in chosen[5:10]])
 
 
 def wait(what: str, check, timeout: float, process: subprocess.Popen) -> float:
@@ -102,7 +110,9 @@ def main() -> None:
         build = deployment()
         catalog = lambda: json.loads((root / "catalog.json").read_text()) if (root / "catalog.json").is_file() else {"versions": [], "runs": []}  # noqa: E731
         rows, planted_ids = [], []
-        for number, (name, docs, planted) in enumerate(drops(records), start=1):
+        for number, (name, docs) in enumerate(books(records), start=1):
+            copies = planted(root / f"v{number - 1:04d}", f"d{number}") if number > 1 else []
+            docs = docs + copies
             dropped = time.monotonic()
             tmp = inbox / f".{name}.tmp"
             tmp.write_text("".join(json.dumps(d) + "\n" for d in docs))
@@ -114,7 +124,7 @@ def main() -> None:
             version = catalog()["versions"][number - 1]
             rows.append((version["id"], len(docs), version["documents_kept"], version["duplicates_of_earlier_versions"],
                          version["train_tokens"] + version["val_tokens"], published - dropped, evaluated - dropped))
-            planted_ids.append(planted)
+            planted_ids.append({d['id'] for d in copies})
     finally:
         if serve is not None:
             serve.send_signal(signal.SIGINT)
@@ -136,8 +146,9 @@ def main() -> None:
     checks["3 versions"] = [v["id"] for v in data["versions"]] == ["v0001", "v0002", "v0003"]
     checks["each ledger holds only its drop's file"] = all(
         {r["source"] for r in ledger} == {f"drop{i}.jsonl"} for i, ledger in enumerate(ledgers, start=1))
-    marked = [{r["doc_id"] for r in ledger if r["duplicate_of_build"]} for ledger in ledgers]
-    checks["every planted copy marked duplicate_of_build"] = all(p <= m for p, m in zip(planted_ids, marked))
+    checks["every planted copy marked duplicate_of_build (the version before)"] = all(
+        {r["doc_id"]: r["duplicate_of_build"] for r in ledger if r["doc_id"] in p} == {i: f"v{n - 1:04d}" for i in p}
+        for n, (p, ledger) in enumerate(zip(planted_ids, ledgers), start=1))
     checks["one tokenizer sha256"] = len({v["tokenizer_sha256"] for v in data["versions"]}) == 1
     checks["a model trained on all three"] = any(r["versions"] == ["v0001", "v0002", "v0003"] and r.get("eval")
                                                  for r in data["runs"])

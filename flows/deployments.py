@@ -57,8 +57,9 @@ def serve_service(inputs: list[str], out_root: str, cron: str | None, config_pat
                   train_on_fresh: bool = False, continue_training: bool = True,
                   interval_seconds: float | None = None) -> None:
     """Register the deployments with the API in PREFECT_API_URL and run their flows until interrupted."""
+    # pause_on_shutdown=False: a restarted service keeps its schedule (Prefect pauses it by default)
     serve(*service_deployments(inputs, out_root, cron, config_path, train_on_fresh, continue_training,
-                               interval_seconds))
+                               interval_seconds), pause_on_shutdown=False)
 
 
 __all__ = ["earlier_builds", "serve_service", "service_deployments"]
