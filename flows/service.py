@@ -166,8 +166,8 @@ def evaluate_runs(out_root: str) -> dict[str, Any]:
                                                                "unigram_perplexity") if result.get(k) is not None)
             + f"\n`{run / 'eval.json'}`\n"))
         done[run.name] = result["val_loss"]
+        write_index_task(out_root)  # now, not at the end: a service stopped meanwhile still shows it
         print(f"evaluated {run.name}: val loss {result['val_loss']:.4f}, perplexity {result['perplexity']:.1f}")
-    write_index_task(out_root)
     return {"evaluated": done}
 
 

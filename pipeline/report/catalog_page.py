@@ -79,8 +79,9 @@ def duplicates_plot(versions: list[dict[str, Any]]) -> str:
     with matplotlib.rc_context(STYLE):
         figure, ax = _figure()
         for i, (label, values) in enumerate(rates.items()):
+            # distinct markers and dashes: equal rates would otherwise hide one line under another
             ax.plot(ids, [n / v["documents_in"] if v["documents_in"] else 0 for n, v in zip(values, versions)],
-                    marker="o", label=label, color=PALETTE[i])
+                    marker="os^"[i], linestyle=("-", "--", ":")[i], markersize=6 - i, label=label, color=PALETTE[i])
         ax.set_ylim(bottom=0)
         return _finish(figure, ax, "share of documents in")
 
