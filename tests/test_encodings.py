@@ -122,3 +122,10 @@ def test_a_truncated_gzip_text_file_is_invalid_truncated_archive(tmp_path):
     (tmp_path / "cut.txt").write_bytes(blob[: len(blob) // 2])
     [record] = read(tmp_path / "cut.txt")
     assert isinstance(record, InvalidRecord) and record.reason == "truncated_archive"
+
+
+def test_cr_only_line_ends_found_past_the_sniffed_head_still_split_lines(tmp_path):
+    # found by the long fuzzing profile: a first line longer than the 64 KiB that decide the encoding
+    first = json.dumps({"id": "long", "text": "x" * 100_000})
+    (tmp_path / "late-cr.jsonl").write_bytes((first + "\r" + jsonl("one", "two").replace("\n", "\r")).encode())
+    assert [r.text for r in read(tmp_path / "late-cr.jsonl")][1:] == ["one", "two"]

@@ -17,6 +17,7 @@ the readers downstream only ever see UTF-8.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -170,14 +171,24 @@ def utf8_stream(chunks: Iterator[bytes], legacy: bool, sniff_head: bool = True) 
         yield from chunks
 
     utf8 = raw() if found.encoding is None else _transcode(raw(), found.encoding)
-    if b"\r" in sample and b"\n" not in sample:
-        utf8 = _cr_to_lf(utf8)  # old Mac line ends: one line per CR, not one line per file
-    return TextStream(utf8, found.encoding, found.binary)
+    return TextStream(_lone_cr_to_lf(utf8), found.encoding, found.binary)
 
 
-def _cr_to_lf(chunks: Iterator[bytes]) -> Iterator[bytes]:
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _lone_cr_to_lf(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Old Mac line ends (a CR alone) as line ends, wherever in the file they start; CRLF stays.
+    A raw CR inside a JSON string is invalid JSON anyway, so no valid line changes."""
+    held = b""
     for chunk in chunks:
-        yield chunk.replace(b"\r", b"\n")
+        chunk = held + chunk
+        held = b""
+        if chunk.endswith(b"\r"):  # a CRLF may be cut between two chunks
+            chunk, held = chunk[:-1], b"\r"
+        yield _LONE_CR.sub(b"\n", chunk) if b"\r" in chunk else chunk
+    if held:
+        yield b"\n"
 
 
 def _transcode(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
