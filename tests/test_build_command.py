@@ -66,6 +66,7 @@ def test_an_expected_error_is_one_line_and_debug_adds_the_traceback(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two Prefect API starts and two builds: 300 s was not enough on a loaded machine
 def test_prefect_startup_timeout_is_retried_and_the_outputs_equal_those_without_prefect(tmp_path):
     corpus = make_fault_corpus(tmp_path / "corpus")
     config = tmp_path / "tiny.yaml"

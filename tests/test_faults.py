@@ -21,7 +21,8 @@ import pytest
 
 from fault_build import TINY_BUILD, build_outputs, make_fault_corpus, run_build
 
-pytestmark = pytest.mark.slow
+# Each scenario runs several real builds; on a 2-core machine shared with other jobs one took 250 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # In pipeline order; each run of the chain resumes the last one and dies at the next point.
 KILL_CHAIN = [
