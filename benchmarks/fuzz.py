@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument("--builds", type=int, default=60, help="random input folders built end to end")
     args = parser.parse_args()
     quiet = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    rows = []
+    print("| fuzzed | input folders | files | records read | crashes | good documents checked | good documents lost | seconds |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for name, examples, check in (("readers", args.folders, "readers"), ("whole builds", args.builds, "build")):
         tally, crashes = Tally(), 0
 
@@ -57,12 +58,9 @@ def main() -> None:
         except Exception:
             crashes += 1
             raise
-        rows.append((name, tally.inputs if check == "readers" else tally.builds, tally.files, tally.records,
-                     crashes, tally.good_checked, tally.good_lost, time.perf_counter() - started))
-    print(f"| fuzzed | input folders | files | records read | crashes | good documents checked | good documents lost | seconds |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, folders, files, records, crashes, checked, lost, seconds in rows:
-        print(f"| {name} | {folders:,} | {files:,} | {records:,} | {crashes} | {checked:,} | {lost} | {seconds:,.0f} |")
+        folders = tally.inputs if check == "readers" else tally.builds
+        print(f"| {name} | {folders:,} | {tally.files:,} | {tally.records:,} | {crashes} | {tally.good_checked:,} | "
+              f"{tally.good_lost} | {time.perf_counter() - started:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

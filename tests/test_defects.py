@@ -1,4 +1,4 @@
-"""Issue 10's "Done when": a folder mixing 40+ distinct defects with good documents builds, keeps
+"""Issue 10's "Done when": a folder mixing 41 distinct defects with good documents builds, keeps
 every good document, and gives every bad record a reason (the report's bad-input section says which)."""
 
 import json
