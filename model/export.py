@@ -72,6 +72,9 @@ def export_hf(run_dir: Path, to_dir: Path) -> None:
     run_dir, to_dir = Path(run_dir), Path(to_dir)
     model, meta = load_model(run_dir)
     c = model.config
+    if not c.causal:
+        raise ValueError("this is a masked language model (model.objective: mlm): GPT-2 is causal; "
+                         "only clm models export to GPT2LMHeadModel")
     if c.rope:
         raise ValueError("this model uses rotary position embeddings, which GPT-2 does not have: "
                          "train with model.rope: false to export to transformers")

@@ -195,6 +195,7 @@ class TokenizerConfig(Section):
     vocab_size: int = Field(8192, ge=300, le=1_000_000, description="vocabulary size, special tokens included")
     min_frequency: int = Field(2, ge=1, description="a merge must occur at least this often")
     sample_bytes: int = Field(200_000_000, gt=0, description="at most this many bytes of kept text train the tokenizer (deterministic sample)")
+    mask_token: bool = Field(False, description="add a [MASK] special token (on by itself when model.objective is mlm)")
 
 
 class ShardsConfig(Section):
@@ -215,6 +216,9 @@ class ModelConfig(Section):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability")
     bias: bool = Field(True, description="biases in Linear and LayerNorm layers (GPT-2: True)")
     rope: bool = Field(False, description="rotary position embeddings instead of GPT-2's learned table (no HF GPT-2 export)")
+    objective: Literal["clm", "mlm"] = Field(
+        "clm", description="clm: next-token prediction (GPT); mlm: BERT's masked tokens, no causal mask (model/mlm.py)"
+    )
 
 
 class TrainConfig(Section):
@@ -264,6 +268,12 @@ class Config(Section):
     shards: ShardsConfig = ShardsConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _mlm_needs_a_mask_token(self) -> "Config":
+        if self.model.objective == "mlm" and not self.tokenizer.mask_token:
+            self.tokenizer.mask_token = True
+        return self
 
     def sha256(self) -> str:
         """Hash of the resolved config: the manifest records it so a build says what made it."""
