@@ -9,6 +9,7 @@ ledger.arrow-schema.json  pipeline.ledger_schema.LEDGER_SCHEMA (pyarrow)
 manifest.schema.json      pipeline.shard_schema.MANIFEST_SCHEMA
 report.schema.json        pipeline.report.schema.REPORT_SCHEMA
 shard.arrow-schema.json   pipeline.shard_schema.shard_schema_json()
+finetune, eval_*, generation, fewshot_task   model.task_schemas.SCHEMAS (fine-tuning and task metrics)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def render() -> dict[str, str]:
     from pipeline.config import Config
     from pipeline.ledger_schema import ledger_schema_json
     from pipeline.report.schema import REPORT_SCHEMA
+    from model.task_schemas import SCHEMAS
     from pipeline.shard_schema import MANIFEST_SCHEMA, shard_schema_json
 
     config = {"$schema": "https://json-schema.org/draft/2020-12/schema", **Config.model_json_schema()}
@@ -40,6 +42,7 @@ def render() -> dict[str, str]:
         "manifest.schema.json": _dump(MANIFEST_SCHEMA),
         "report.schema.json": _dump(REPORT_SCHEMA),
         "shard.arrow-schema.json": _dump(shard_schema_json()),
+        **{name: _dump(schema) for name, schema in SCHEMAS.items()},
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import jsonschema
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from model.classify import evaluate_classifier, finetune_classifier, load_classi
 from model.finetune import FinetuneSettings
 from model.instruct import collate, encode_example, evaluate_generation, finetune_instructions, format_prompt
 from model.lora import add_lora, has_lora, merge_lora, merge_run
+from model.task_schemas import SCHEMAS
 from model.task_metrics import classification_metrics, generation_metrics
 from model.train import train
 from model_data import make_data_dir
@@ -75,7 +77,8 @@ def test_classifier_learns_and_evaluates(base_run, tmp_path, lora_rank):
     result = evaluate_classifier(out, test_file)
     assert result["accuracy"] >= 0.95 > result["majority_baseline"]["accuracy"]
     assert (out / "eval_classify.png").stat().st_size > 1000
-    assert json.loads((out / "eval_classify.json").read_text())["confusion_matrix"]
+    jsonschema.validate(json.loads((out / "eval_classify.json").read_text()), SCHEMAS["eval_classify.schema.json"])
+    jsonschema.validate(json.loads((out / "finetune.json").read_text()), SCHEMAS["finetune.schema.json"])
     model, meta = load_classifier(out)
     assert meta["classifier"]["labels"] == ["ham", "spam"] and has_lora(model.gpt) == bool(lora_rank)
 
@@ -116,7 +119,10 @@ def test_instruction_finetune_lora_merge_and_export(base_run, tmp_path):
         assert not torch.allclose(load_model(base_run)[0](ids)[0], merged(ids)[0], atol=1e-3)  # the adapters did something
     result = evaluate_generation(merged_dir, data, max_new_tokens=8, limit=6)
     assert result["items"] == 6 and 0 <= result["bleu"] <= 100
-    assert len((merged_dir / "eval_generate.generations.jsonl").read_text().splitlines()) == 6
+    lines = (merged_dir / "eval_generate.generations.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    jsonschema.validate(json.loads(lines[0]), SCHEMAS["generation.schema.json"])
+    jsonschema.validate(json.loads((merged_dir / "eval_generate.json").read_text()), SCHEMAS["eval_generate.schema.json"])
 
     import transformers
 

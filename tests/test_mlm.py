@@ -62,6 +62,11 @@ def test_mlm_trains_and_evaluates_on_shards(tmp_path):
     assert not model.config.causal
     result = evaluate(run, data, progress=False)
     assert result["objective"] == "mlm" and result["masked_tokens"] > 100
+    import jsonschema
+
+    from model.task_schemas import SCHEMAS
+
+    jsonschema.validate(result, SCHEMAS["eval_mlm.schema.json"])
     # 60 small steps (about 40 masked targets each) get well below uniform guessing over ~320 tokens
     # (5.77 nats, top-1 accuracy 0.003); MLM learns context far slower than next-token prediction
     assert result["masked_loss"] < 4.5 and result["masked_accuracy"] > 0.03
