@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from prefect import flow, task
@@ -29,12 +29,6 @@ LoraRank = Annotated[int, typer.Option(help="LoRA rank; 0 = full fine-tuning")]
 LoraAlpha = Annotated[float, typer.Option(help="LoRA scale numerator: updates are scaled by alpha / rank")]
 Seed = Annotated[int, typer.Option(help="seed for the head's initialisation and the shuffles")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")]
-
-
-def _settings(**values: Any):
-    from model.finetune import FinetuneSettings
-
-    return FinetuneSettings(**values)
 
 
 def _checked_run(run: Path) -> None:
@@ -87,7 +81,6 @@ def finetune_classify(
     _checked_run(run)
     settings = dict(epochs=epochs, batch_size=batch_size, learning_rate=lr, max_steps=max_steps,
                     train_last_blocks=train_last_blocks, lora_rank=lora_rank, lora_alpha=lora_alpha, seed=seed, device=device)
-    _call(_settings, **settings)
     stats = _call(finetune_flow, "classify", str(run), str(data), str(out), settings,
                   {"text_field": text_field, "label_field": label_field})
     _print_stats(out, stats)

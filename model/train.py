@@ -146,6 +146,9 @@ class Trainer:
             model.load_state_dict(self._initial_weights(Path(self.cfg.init_from)))
         if checkpoint is not None:
             state, saved_config, meta = read_checkpoint(checkpoint)
+            if meta.get("lora"):
+                raise ValueError(f"{checkpoint} is a LoRA fine-tune: fold its adapters in with `gristmill merge-lora` "
+                                 "and train the merged run")
             trainer_state = read_trainer_state(checkpoint)
             self.init_from = meta.get("init_from")  # a resumed continuation stays one
             if trainer_state is None:

@@ -109,6 +109,10 @@ def test_instruction_finetune_lora_merge_and_export(base_run, tmp_path):
     assert stats["skipped"] == {"missing:output": 1} and stats["trainable_params"] < stats["total_params"] / 2
     adapted, meta = load_model(out)
     assert meta["lora"] == {"rank": 4, "alpha": 8}
+    from model.export import export_hf
+
+    with pytest.raises(ValueError, match="merge-lora"):
+        export_hf(out, tmp_path / "not-merged")
     merged_dir = tmp_path / "merged"
     merge_run(out, merged_dir)
     merged, merged_meta = load_model(merged_dir)
@@ -125,8 +129,6 @@ def test_instruction_finetune_lora_merge_and_export(base_run, tmp_path):
     jsonschema.validate(json.loads((merged_dir / "eval_generate.json").read_text()), SCHEMAS["eval_generate.schema.json"])
 
     import transformers
-
-    from model.export import export_hf
 
     export_hf(merged_dir, tmp_path / "hf")
     hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "hf").eval()
