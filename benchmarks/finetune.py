@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/gristmill-finetune"))
     parser.add_argument("--pretrain-seconds", type=float, default=300)
     parser.add_argument("--lora-rank", type=int, default=8)
+    parser.add_argument("--instruct-lora-lr", type=float, default=1e-3, help="3e-3 diverged on a 20-step base")
     parser.add_argument("--worker", choices=["classify", "instruct"])
     parser.add_argument("--run", type=Path)
     parser.add_argument("--train", type=Path)
@@ -136,7 +137,7 @@ def main() -> None:
     jobs = [("classify", "full", 0, 2e-4, sms_train, sms_test, 2, 16),
             ("classify", f"LoRA r={args.lora_rank}", args.lora_rank, 2e-3, sms_train, sms_test, 2, 16),
             ("instruct", "full", 0, 3e-4, ins_train, ins_test, 3, 8),
-            ("instruct", f"LoRA r={args.lora_rank}", args.lora_rank, 3e-3, ins_train, ins_test, 3, 8)]
+            ("instruct", f"LoRA r={args.lora_rank}", args.lora_rank, args.instruct_lora_lr, ins_train, ins_test, 3, 8)]
     rows = []
     for kind, method, rank, lr, train, test, epochs, batch in jobs:
         out = args.out / f"{kind}-{'lora' if rank else 'full'}"

@@ -6,7 +6,8 @@ maps one to one onto transformers' GPT2LMHeadModel (see model/export.py). Rotary
 embeddings are an option (`rope=True`); such a model has no GPT-2 counterpart.
 
 Attention goes through torch's scaled_dot_product_attention with is_causal=True and no explicit
-mask, which picks flash / memory-efficient kernels where the hardware has them. A KV cache
+mask, which picks flash / memory-efficient kernels where the hardware has them (is_causal=False when
+the config says causal=False: the MLM objective, model/mlm.py). A KV cache
 makes generation cost one token per step instead of the whole context.
 """
 
