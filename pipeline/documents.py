@@ -46,6 +46,15 @@ class InvalidRecord:
     detail: str = ""
 
 
+@dataclass
+class SkippedRecord:
+    """A record of an archive that is not a document (a WARC request, an image response): counted
+    per kind in the file's statistics, not a ledger row."""
+
+    source: str
+    kind: str  # e.g. "request", "response:image/png", "response:status_404"
+
+
 # A filter says keep (True) or why not: (False, "reason").
 FilterResult = Union[bool, tuple[bool, str]]
 
