@@ -10,6 +10,7 @@ gzip member, or the next `WARC/1.x` line). Records stream through warcio: memory
 
 from __future__ import annotations
 
+import gzip
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,10 +35,11 @@ def _mime(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-def _record_id(record: Any, relative: str, offset: int, is_arc: bool) -> str:
-    # warcio invents a random WARC-Record-ID for ARC records: the file and offset are stable.
+def _record_id(record: Any, is_arc: bool) -> str:
+    """The WARC-Record-ID without its angle brackets; '' when there is none (the reader then uses
+    the file and offset). warcio invents a random id for ARC records: those are ignored."""
     record_id = None if is_arc else record.rec_headers.get_header("WARC-Record-ID")
-    return record_id.strip("<>") if record_id else f"{relative}:{offset}"
+    return record_id.strip("<>") if record_id else ""
 
 
 class WebRecordReader:
@@ -49,11 +51,11 @@ class WebRecordReader:
         self.extractor = extractor
         self.is_arc = is_arc
 
-    def __call__(self, record: Any, offset: int) -> Record:
+    def __call__(self, record: Any) -> Record:
         kind = record.rec_type
         if kind not in TEXT_RECORD_TYPES:
             return SkippedRecord(self.relative, kind)
-        doc_id = _record_id(record, self.relative, offset, self.is_arc)
+        doc_id = _record_id(record, self.is_arc)
         http = record.http_headers if kind == "response" else None
         if http is not None:
             status = http.get_statuscode()
@@ -66,10 +68,10 @@ class WebRecordReader:
             return SkippedRecord(self.relative, f"{kind}:{mime or 'no_content_type'}")
         body = _read_at_most(record.content_stream(), self.config.max_record_bytes + 1)
         if len(body) > self.config.max_record_bytes:
-            return InvalidRecord(doc_id, self.relative, "too_large", f"record body > ingest.max_record_bytes at offset {offset}")
+            return InvalidRecord(doc_id, self.relative, "too_large", "record body larger than ingest.max_record_bytes")
         if record.raw_stream.limit:  # Content-Length promised more than the file holds
             return InvalidRecord(doc_id, self.relative, "truncated_record",
-                                 f"record at offset {offset} ends {record.raw_stream.limit} bytes early")
+                                 f"the file ends {record.raw_stream.limit} bytes before the record's end")
         text, charset = decode_html(body, content_type)
         if mime in HTML_TYPES:
             try:
@@ -115,6 +117,19 @@ def _next_record_start(path: Path, after: int, gzipped: bool) -> int | None:
     return None
 
 
+def _converted(records: ArchiveIterator, convert: WebRecordReader, start: int, relative: str) -> Iterator[tuple[Record, int]]:
+    """(converted record, offset where it ends) for each record, offsets counted from `start`."""
+    for record in records:
+        # warcio's get_record_offset() reads the record to its end, so it is asked only after
+        # the body has been read.
+        converted = convert(record)
+        records.read_to_end(record)
+        offset = start + records.get_record_offset()
+        if not isinstance(converted, SkippedRecord) and not converted.id:
+            converted.id = f"{relative}:{offset}"  # no WARC-Record-ID: the file and offset
+        yield converted, offset + records.get_record_length()
+
+
 def read_warc(path: Path, relative: str, config: IngestConfig, extract: ExtractConfig) -> Iterator[Record]:
     """Every record of a WARC, ARC or WET file, in file order."""
     name = path.name.lower()
@@ -122,20 +137,24 @@ def read_warc(path: Path, relative: str, config: IngestConfig, extract: ExtractC
     is_arc = name.endswith((".arc", ".arc.gz"))
     convert = WebRecordReader(relative, config, _extractor(extract), is_arc)
     size = path.stat().st_size
-    start = 0
+    start: int | None = 0
+    done = 0  # records read so far
     while start is not None and start < size:
         end = start  # where the last complete record ended (raw file bytes)
         with open(path, "rb") as stream:
             stream.seek(start)
-            records = ArchiveIterator(stream, arc2warc=True, check_digests=False)
             try:
-                for record in records:
-                    offset = start + records.get_record_offset()
-                    yield convert(record, offset)
-                    records.read_to_end(record)
-                    end = offset + records.get_record_length()
+                for converted, end in _converted(ArchiveIterator(stream, arc2warc=True, check_digests=False),
+                                                 convert, start, relative):
+                    done += 1
+                    yield converted
                 start = None
             except _READ_ERRORS as e:
+                if isinstance(e, ArchiveLoadFailed) and "non-chunked gzip" in str(e):
+                    # One gzip stream for the whole file, not one per record: read it decompressed,
+                    # after the records already given (offsets are then in decompressed bytes).
+                    yield from _read_whole_gzip(path, relative, convert, skip=done)
+                    return
                 yield InvalidRecord(f"{relative}:{end}", relative, "warc_record",
                                     f"unreadable record at offset {end}: {type(e).__name__}: {e}"[:300])
                 start = None if is_arc else _next_record_start(path, end, gzipped)
@@ -144,6 +163,19 @@ def read_warc(path: Path, relative: str, config: IngestConfig, extract: ExtractC
             # warcio stops quietly at a header the file cuts short: say so.
             yield InvalidRecord(f"{relative}:{end}", relative, "truncated_record",
                                 f"{size - end} bytes after offset {end} do not form a complete record")
+
+
+def _read_whole_gzip(path: Path, relative: str, convert: WebRecordReader, skip: int) -> Iterator[Record]:
+    end = 0
+    with gzip.open(path, "rb") as stream:
+        try:
+            for n, (converted, end) in enumerate(_converted(ArchiveIterator(stream, arc2warc=True, check_digests=False),
+                                                            convert, 0, relative)):
+                if n >= skip:
+                    yield converted
+        except _READ_ERRORS as e:  # no record boundary to resume at inside one gzip stream
+            yield InvalidRecord(f"{relative}:{end}", relative, "warc_record",
+                                f"unreadable after decompressed offset {end}: {type(e).__name__}: {e}"[:300])
 
 
 def _has_data_after(path: Path, offset: int) -> bool:
