@@ -12,7 +12,8 @@ from typing import Any, Protocol, Union
 # Stable drop-reason codes written to ledger.parquet (`drop_reason`). Filters may refine a code
 # with a suffix after a colon, e.g. "quality:gopher_repetition:top_2_gram" or "invalid:utf8".
 INVALID = "invalid"  # "invalid:<why>": a line or record that could not be read at all
-EMPTY = "empty"  # nothing left after cleaning
+EMPTY = "empty"  # nothing left after cleaning (or a web page without main text)
+URL = "url"  # "url:<rule>": the page's address is on a block list (pipeline/filters/url.py)
 QUALITY = "quality"  # "quality:<filter>:<rule>"
 LANGUAGE = "language"
 TOXICITY = "toxicity"

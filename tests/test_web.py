@@ -1,6 +1,7 @@
 """Web input: WARC/ARC/WET/HTML readers, charsets, main-text extraction, broken archives, URL filter."""
 
 import gzip
+import random
 
 import pytest
 
@@ -9,6 +10,7 @@ from pipeline.documents import Document, InvalidRecord, SkippedRecord
 from pipeline.extract import MainTextExtractor, decode_html
 from pipeline.filters.url import URLFilter, domain_chain
 from pipeline.ingest import discover_inputs, read_documents
+from corpus import paragraph
 from web_fixtures import article_html, record_starts, write_arc, write_warc, write_wet
 
 
@@ -138,3 +140,88 @@ def test_url_filter_default_lists_come_from_datatrove(tmp_path, monkeypatch):
     assert verdict("https://example.org/free-porn-videos")[1] in ("url:word", "url:soft_words", "url:subword")
     assert verdict("https://www.bbc.co.uk/news/science") is True
     assert list(tmp_path.glob("ut1-*.npy"))  # built once, then read from the cache
+
+
+# -- a whole build over web input, and the published documents ------------------------------------
+
+BUILD = {
+    "ingest": {"workers": 1},
+    "url_filter": {"default_lists": False, "block_domains": ["news2.example.org"]},
+    "tokenizer": {"vocab_size": 300},
+    "shards": {"seq_len": 16, "val_fraction": 0.25},
+    "documents": {"license": "cc-by-4.0", "rows_per_file": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def web_build(tmp_path_factory):
+    from pipeline.build import build
+    from pipeline.config import parse_config
+
+    inputs = tmp_path_factory.mktemp("web")
+    write_warc(inputs / "crawl.warc.gz", n_pages=9)
+    write_warc(inputs / "plain.warc", n_pages=3, seed=1)
+    write_wet(inputs / "text.wet", ["A line of text with too few words."])
+    _, html, _ = write_warc(inputs / "unused.warc", n_pages=1, seed=2)[0]
+    (inputs / "unused.warc").unlink()
+    write_arc(inputs / "old.arc", "http://old.example.com/", html)
+    rng = random.Random(7)
+    saved = article_html("Saved", [paragraph(rng, 8) for _ in range(2)])
+    (inputs / "page.html.gz").write_bytes(gzip.compress(saved.encode()))
+    out = tmp_path_factory.mktemp("out") / "build"
+    results = build([str(inputs)], out, parse_config(BUILD))
+    return out, results
+
+
+def test_a_web_build_publishes_its_documents_with_urls(web_build):
+    import json
+
+    import datasets
+    import polars as pl
+    import pyarrow.parquet as pq
+    import yaml
+
+    out, results = web_build
+    ledger = pq.read_table(out / "ledger.parquet").to_pylist()
+    reasons = {r["doc_id"]: r["drop_reason"] for r in ledger}
+    url_of = {r["doc_id"]: json.loads(r["metadata"] or "{}").get("url") for r in ledger}
+    assert {reasons[d] for d, url in url_of.items() if url and "news2.example.org" in url} == {"url:domain"}
+    kept = [r["doc_id"] for r in ledger if r["kept"]]
+    assert results["ledger"]["documents"] == len(kept) > 0
+
+    files = sorted((out / "documents").glob("*.parquet"))
+    table = pq.read_table(files)  # pyarrow
+    assert sorted(table.column("id").to_pylist()) == sorted(kept)
+    web_rows = [r for r in table.to_pylist() if r["url"]]
+    assert web_rows and all(r["url"] == url_of[r["id"]] and r["text"] for r in web_rows)
+    assert any(r["url"] is None and r["source"] == "page.html.gz" for r in table.to_pylist())
+    assert max(pq.ParquetFile(f).metadata.num_rows for f in files) <= 3
+    frame = pl.read_parquet(out / "documents" / "*.parquet")  # polars
+    assert frame.height == len(kept) and set(frame["split"].unique()) <= {"train", "val"}
+    loaded = datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")  # Hugging Face
+    assert sorted(loaded["id"]) == sorted(kept) and "language_score" in loaded.column_names
+
+    card = (out / "documents" / "README.md").read_text()
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["license"] == "cc-by-4.0"
+    [config] = front["configs"]
+    assert {f["split"] for f in config["data_files"]} <= {"train", "validation"}
+    by_card = datasets.load_dataset(str(out / "documents"))  # the folder as it would be pushed to the Hub
+    assert sum(len(split) for split in by_card.values()) == len(kept)
+
+    report = json.loads((out / "report.json").read_text())
+    web = report["web"]
+    assert web["skipped_records"]["request"] == 12 and web["skipped_records"]["response:image/png"] == 2
+    news2 = [d for d in web["by_domain"] if d["domain"] == "news2.example.org"][0]
+    assert news2["url_dropped"] == news2["documents"] > 0 and news2["kept"] == 0
+
+
+def test_documents_can_be_switched_off(tmp_path):
+    from pipeline.build import build
+    from pipeline.config import parse_config
+
+    (tmp_path / "in").mkdir()
+    write_warc(tmp_path / "in" / "crawl.warc", n_pages=2)
+    config = {**BUILD, "documents": {"enabled": False}, "tokenizer": {"enabled": False}}
+    build([str(tmp_path / "in")], tmp_path / "out", parse_config(config))
+    assert (tmp_path / "out" / "ledger.parquet").is_file() and not (tmp_path / "out" / "documents").exists()
