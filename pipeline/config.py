@@ -37,10 +37,11 @@ class IngestConfig(Section):
 
 
 class ExtractConfig(Section):
-    method: Literal["consensus", "trafilatura", "resiliparse"] = Field(
+    method: Literal["consensus", "gated", "trafilatura", "resiliparse"] = Field(
         "consensus",
         description="main text of HTML pages: consensus (trafilatura's lines that resiliparse's main text confirms; "
-        "best F1), trafilatura (one careful pass), resiliparse (about 5x faster, keeps more boilerplate)",
+        "best F1), gated (resiliparse alone on pages whose text looks clean, consensus on the rest; faster), "
+        "trafilatura (one careful pass), resiliparse (fastest, keeps more boilerplate)",
     )
     min_shared: float = Field(0.6, ge=0, le=1, description="consensus: share of a line's words resiliparse must also have kept")
 

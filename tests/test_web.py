@@ -111,7 +111,7 @@ def test_broken_archives_give_reasons_and_reading_goes_on(tmp_path):
 
 def test_every_extraction_method_keeps_the_article(tmp_path):
     _, html, paragraphs = write_warc(tmp_path / "x.warc", n_pages=1)[0]
-    for method in ("consensus", "trafilatura", "resiliparse"):
+    for method in ("consensus", "gated", "trafilatura", "resiliparse"):
         text = MainTextExtractor(method)(html)
         assert all(p in text for p in paragraphs), method
     with pytest.raises(ValueError, match="extract.method"):

@@ -5,6 +5,6 @@ is `extract.method`, so the method can change without touching a reader.
 """
 
 from pipeline.extract.charset import decode_html
-from pipeline.extract.main_text import MainTextExtractor
+from pipeline.extract.main_text import MainTextExtractor, extractor_for
 
-__all__ = ["MainTextExtractor", "decode_html"]
+__all__ = ["MainTextExtractor", "decode_html", "extractor_for"]

@@ -7,18 +7,23 @@ Three methods (`extract.method`):
   boilerplate.
 - `consensus` (default): both, and a trafilatura line is kept only when most of its words also
   appear in resiliparse's main text. Each extractor's mistakes are mostly its own, so the lines
-  they agree on are cleaner than either alone (benchmarks/web.py measures all three). Where
+  they agree on are cleaner than either alone (benchmarks/web.py measures them all). Where
   trafilatura finds nothing (short pages), resiliparse's text is taken.
+- `gated`: resiliparse first; a page whose text has almost no short unpunctuated lines (menus,
+  captions, link lists: what resiliparse lets through) keeps it, the others go through `consensus`.
+  Faster than `consensus` by the share of clean pages, a little less precise.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from typing import Literal
 
-Method = Literal["consensus", "trafilatura", "resiliparse"]
+Method = Literal["consensus", "gated", "trafilatura", "resiliparse"]
 _WORD = re.compile(r"\w+")
+_SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201d")
 
 
 class ResiliparseExtractor:
@@ -63,8 +68,9 @@ class ConsensusExtractor:
         self.fast = ResiliparseExtractor()
 
     def __call__(self, html: str) -> str:
-        careful = self.careful(html)
-        fast = self.fast(html)
+        return self.combine(self.careful(html), self.fast(html))
+
+    def combine(self, careful: str, fast: str) -> str:
         if not careful:  # trafilatura gives up on short pages; resiliparse's text is all there is
             return fast
         confirmed = set(_WORD.findall(fast))
@@ -76,6 +82,30 @@ class ConsensusExtractor:
         return "\n".join(kept).strip()
 
 
+def boilerplate_share(text: str) -> float:
+    """Share of the text's characters in short lines (under 8 words) that end without punctuation:
+    menus, buttons, captions and link lists look like that, article sentences do not."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    total = sum(len(line) for line in lines)
+    short = sum(len(line) for line in lines if len(_WORD.findall(line)) < 8 and not line.endswith(_SENTENCE_ENDS))
+    return short / total if total else 1.0
+
+
+class GatedExtractor:
+    """resiliparse's text when it looks clean (boilerplate_share below `max_boilerplate`), else the
+    consensus of both extractors."""
+
+    def __init__(self, min_shared: float = 0.6, max_boilerplate: float = 0.01) -> None:
+        self.max_boilerplate = max_boilerplate
+        self.consensus = ConsensusExtractor(min_shared)
+
+    def __call__(self, html: str) -> str:
+        fast = self.consensus.fast(html)
+        if fast and boilerplate_share(fast) < self.max_boilerplate:
+            return fast
+        return self.consensus.combine(self.consensus.careful(html), fast)
+
+
 class MainTextExtractor:
     """The configured method; called with a decoded page, returns its main text ('' when none)."""
 
@@ -83,12 +113,20 @@ class MainTextExtractor:
         self.method = method
         if method == "consensus":
             self._extract = ConsensusExtractor(min_shared)
+        elif method == "gated":
+            self._extract = GatedExtractor(min_shared)
         elif method == "trafilatura":
             self._extract = TrafilaturaExtractor()
         elif method == "resiliparse":
             self._extract = ResiliparseExtractor()
         else:
-            raise ValueError(f"unknown extract.method {method!r}: use consensus, trafilatura or resiliparse")
+            raise ValueError(f"unknown extract.method {method!r}: use consensus, gated, trafilatura or resiliparse")
 
     def __call__(self, html: str) -> str:
         return self._extract(html).strip()
+
+
+@functools.lru_cache(maxsize=4)
+def extractor_for(method: Method, min_shared: float) -> MainTextExtractor:
+    """One extractor per process and setting, shared by the readers of every file."""
+    return MainTextExtractor(method, min_shared)

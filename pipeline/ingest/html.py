@@ -8,9 +8,8 @@ from pathlib import Path
 
 from pipeline.config import ExtractConfig, IngestConfig
 from pipeline.documents import Document, InvalidRecord
+from pipeline.extract import decode_html, extractor_for
 from pipeline.ingest.jsonl import TruncatedArchive, file_chunks
-from pipeline.ingest.warc import _extractor
-from pipeline.extract import decode_html
 
 
 
@@ -26,7 +25,7 @@ def read_html(path: Path, relative: str, config: IngestConfig, extract: ExtractC
         yield InvalidRecord(relative, relative, "truncated_archive", f"gzip stream ends early or is corrupt: {e}")
         return
     text, charset = decode_html(bytes(body))
-    extractor = _extractor(extract)
+    extractor = extractor_for(extract.method, extract.min_shared)
     try:
         text = extractor(text)
     except Exception as e:  # a page that breaks the extractor is recorded, not fatal

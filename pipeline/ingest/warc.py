@@ -21,7 +21,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from pipeline.config import ExtractConfig, IngestConfig
 from pipeline.documents import Document, InvalidRecord, SkippedRecord
-from pipeline.extract import MainTextExtractor, decode_html
+from pipeline.extract import MainTextExtractor, decode_html, extractor_for
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TEXT_RECORD_TYPES = ("response", "resource", "conversion")
@@ -135,7 +135,7 @@ def read_warc(path: Path, relative: str, config: IngestConfig, extract: ExtractC
     name = path.name.lower()
     gzipped = name.endswith(".gz")
     is_arc = name.endswith((".arc", ".arc.gz"))
-    convert = WebRecordReader(relative, config, _extractor(extract), is_arc)
+    convert = WebRecordReader(relative, config, extractor_for(extract.method, extract.min_shared), is_arc)
     size = path.stat().st_size
     start: int | None = 0
     done = 0  # records read so far
@@ -185,14 +185,3 @@ def _has_data_after(path: Path, offset: int) -> bool:
             if block.strip():
                 return True
     return False
-
-
-_EXTRACTORS: dict[tuple[str, float], MainTextExtractor] = {}
-
-
-def _extractor(extract: ExtractConfig) -> MainTextExtractor:
-    """One extractor per process and setting (trafilatura and resiliparse keep state worth reusing)."""
-    key = (extract.method, extract.min_shared)
-    if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = MainTextExtractor(extract.method, extract.min_shared)
-    return _EXTRACTORS[key]
