@@ -87,6 +87,8 @@ class WebRecordReader:
         }
         if mime in HTML_TYPES:
             metadata["extract_method"] = self.extractor.method
+        if record.rec_headers.get_header("WARC-Truncated"):  # the crawler cut the payload (Common Crawl: at 1 MiB)
+            metadata["warc_truncated"] = record.rec_headers.get_header("WARC-Truncated")
         return Document(id=doc_id, text=text, source=self.relative, metadata=metadata)
 
 
