@@ -38,7 +38,7 @@ def test_warc_pages_come_out_as_their_article_with_metadata(tmp_path, name):
         assert "Section 3" not in doc.text and "All rights reserved" not in doc.text  # ... the menu and footer are not
         assert doc.id.startswith("urn:uuid:") and doc.metadata["warc_record_id"] == f"<{doc.id}>"
         assert doc.metadata["charset"] == "utf-8" and doc.metadata["warc_date"]
-        assert doc.metadata["extract_method"] == "consensus"
+        assert doc.metadata["extract_method"] == "gated"
     plain = [d for d in docs if d.metadata["content_type"] == "text/plain"]
     assert [d.text for d in plain] == ["Plain notes, taken as they are.\n"]  # as it is, byte for byte
     skipped = sorted(r.kind for r in records if isinstance(r, SkippedRecord))
@@ -116,7 +116,7 @@ def test_every_extraction_method_keeps_the_article(tmp_path):
         assert all(p in text for p in paragraphs), method
     with pytest.raises(ValueError, match="extract.method"):
         MainTextExtractor("readability")  # type: ignore[arg-type]
-    assert ExtractConfig().method == "consensus" and IngestConfig()
+    assert ExtractConfig().method == "gated" and IngestConfig()
 
 
 def test_url_filter_user_lists():

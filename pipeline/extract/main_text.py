@@ -5,11 +5,11 @@ Three methods (`extract.method`):
   dev pages, two to three times faster; comments off, as datatrove runs it).
 - `resiliparse`: a fast DOM pass with main-content heuristics; about ten times faster, keeps more
   boilerplate.
-- `consensus` (default): both, and a trafilatura line is kept only when most of its words also
+- `consensus`: both, and a trafilatura line is kept only when most of its words also
   appear in resiliparse's main text. Each extractor's mistakes are mostly its own, so the lines
   they agree on are cleaner than either alone (benchmarks/web.py measures them all). Where
   trafilatura finds nothing (short pages), resiliparse's text is taken.
-- `gated`: resiliparse first; a page whose text has almost no short unpunctuated lines (menus,
+- `gated` (default): resiliparse first; a page whose text has almost no short unpunctuated lines (menus,
   captions, link lists: what resiliparse lets through) keeps it, the others go through `consensus`.
   Faster than `consensus` by the share of clean pages, a little less precise.
 """
@@ -21,7 +21,7 @@ import re
 import warnings
 from typing import Literal
 
-Method = Literal["consensus", "gated", "trafilatura", "resiliparse"]
+Method = Literal["gated", "consensus", "trafilatura", "resiliparse"]
 _WORD = re.compile(r"\w+")
 _SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201d")
 
@@ -111,7 +111,7 @@ class GatedExtractor:
 class MainTextExtractor:
     """The configured method; called with a decoded page, returns its main text ('' when none)."""
 
-    def __init__(self, method: Method = "consensus", min_shared: float = 0.6) -> None:
+    def __init__(self, method: Method = "gated", min_shared: float = 0.6) -> None:
         self.method = method
         if method == "consensus":
             self._extract = ConsensusExtractor(min_shared)
