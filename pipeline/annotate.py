@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from pipeline.clean import TextCleaner, first_line
 from pipeline.config import Config
-from pipeline.documents import EMPTY, INVALID, Document, InvalidRecord, drop_reason
+from pipeline.documents import EMPTY, INVALID, Document, InvalidRecord, SkippedRecord, drop_reason
 from pipeline.ingest import InputFile, read_documents
 
 SIGNAL_COLUMNS: dict[str, pa.DataType] = {
@@ -106,6 +106,7 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
     started = time.perf_counter()
     tmp = out_path.with_name(out_path.name + ".tmp")
     counts = {"documents": 0, "invalid": 0, "survivors": 0}
+    skipped: dict[str, int] = {}  # web-archive records that are not documents, per kind
     rows: list[dict[str, Any]] = []
     records: list[Document | InvalidRecord] = []
     batch_chars = 0
@@ -119,7 +120,10 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
         batch_chars = 0
 
     with pq.ParquetWriter(tmp, PART_SCHEMA, compression="zstd") as writer:
-        for record in read_documents(item, config.ingest):
+        for record in read_documents(item, config.ingest, config.extract):
+            if isinstance(record, SkippedRecord):
+                skipped[record.kind] = skipped.get(record.kind, 0) + 1
+                continue
             counts["documents"] += 1
             counts["invalid"] += isinstance(record, InvalidRecord)
             records.append(record)
@@ -135,6 +139,8 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
     os.replace(tmp, out_path)
     stats = {"path": item.path, "relative": item.relative, "format": item.format, "bytes": item.bytes,
              "start": item.start, **counts, "seconds": round(time.perf_counter() - started, 3)}
+    if skipped:
+        stats["skipped_records"] = dict(sorted(skipped.items()))
     stats_path = out_path.with_suffix(".json")
     stats_tmp = stats_path.with_name(stats_path.name + ".tmp")
     stats_tmp.write_text(json.dumps(stats, indent=1))

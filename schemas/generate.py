@@ -5,6 +5,7 @@
 
 catalog.schema.json       pipeline.catalog.CATALOG_SCHEMA (OUT_ROOT/catalog.json of `gristmill serve`)
 config.schema.json        pipeline.config.Config (pydantic)
+documents.arrow-schema.json  pipeline.publish.DOCUMENTS_SCHEMA (pyarrow)
 ledger.arrow-schema.json  pipeline.ledger_schema.LEDGER_SCHEMA (pyarrow)
 manifest.schema.json      pipeline.shard_schema.MANIFEST_SCHEMA
 report.schema.json        pipeline.report.schema.REPORT_SCHEMA
@@ -30,6 +31,7 @@ def render() -> dict[str, str]:
     from pipeline.catalog import CATALOG_SCHEMA
     from pipeline.config import Config
     from pipeline.ledger_schema import ledger_schema_json
+    from pipeline.publish import documents_schema_json
     from pipeline.report.schema import REPORT_SCHEMA
     from model.task_schemas import SCHEMAS
     from pipeline.shard_schema import MANIFEST_SCHEMA, shard_schema_json
@@ -38,6 +40,7 @@ def render() -> dict[str, str]:
     return {
         "catalog.schema.json": _dump(CATALOG_SCHEMA),
         "config.schema.json": _dump(config),
+        "documents.arrow-schema.json": _dump(documents_schema_json()),
         "ledger.arrow-schema.json": _dump(ledger_schema_json()),
         "manifest.schema.json": _dump(MANIFEST_SCHEMA),
         "report.schema.json": _dump(REPORT_SCHEMA),
