@@ -60,18 +60,29 @@ def train(
     console.print(f"[green]trained[/] {out}: {json.dumps(result, default=str)[:400]}")
 
 
-@app.command("eval")
+eval_app = typer.Typer(help="Evaluate a run: on a build's val shards (no subcommand), or on a task.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback(invoke_without_command=True)
 def evaluate(
-    run: Annotated[Path, typer.Option("--run", "-r", help="run folder with a checkpoint")],
-    data: Annotated[list[Path], typer.Option("--data", "-d", help="build folder (or dataset root) whose val shards "
-                                              "to evaluate on; repeat for several")],
+    ctx: typer.Context,
+    run: Annotated[Optional[Path], typer.Option("--run", "-r", help="run folder with a checkpoint")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option("--data", "-d", help="build folder (or dataset root) whose val shards "
+                                                        "to evaluate on; repeat for several")] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Validation loss, perplexity, bits per byte and the unigram baseline → RUN/eval.json."""
+    """Validation loss, perplexity, bits per byte and the unigram baseline → RUN/eval.json
+    (an MLM run: masked-token loss and accuracy). Subcommands score tasks: classify, generate, fewshot."""
     from flows.train import evaluate as evaluate_flow
 
+    if ctx.invoked_subcommand is not None:
+        return
+    if run is None or not data:
+        _fail("give --run RUN --data BUILD, or a task: `gristmill eval classify|generate|fewshot --help`")
+
     result = evaluate_flow(str(run), [str(d) for d in data], not quiet)
-    keys = ("val_loss", "perplexity", "bits_per_byte", "unigram_perplexity")
+    keys = ("val_loss", "perplexity", "bits_per_byte", "unigram_perplexity", "masked_loss", "masked_accuracy")
     console.print(" ".join(f"{k}={result[k]:.4f}" for k in keys if k in result))
 
 
@@ -155,6 +166,10 @@ def config_validate(path: Annotated[Path, typer.Argument(help="YAML config to ch
 from flows.service_cli import register as _register_service  # noqa: E402  (server, serve, catalog)
 
 _register_service(app)
+
+from flows.finetune import register as register_finetune  # noqa: E402 (finetune, eval tasks, merge-lora, plan)
+
+register_finetune(app, eval_app)
 
 
 def main() -> None:

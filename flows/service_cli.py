@@ -67,12 +67,15 @@ def serve(
         _fail("schedules and event triggers need a Prefect server (the temporary API runs no scheduler): run "
               "`gristmill server start` in another shell and export the PREFECT_API_URL it prints, or use --once "
               "from system cron")
+    from prefect.settings import PREFECT_LOGGING_LEVEL, temporary_settings
+
     from flows.deployments import serve_service
 
-    # the flow runs that serve starts inherit this: their printed progress shows in the UI's logs
-    os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
-
-    serve_service(inputs, str(out_root), cron, config_path, train_on_fresh, continue_training, interval)
+    # The flow runs serve starts get their environment from Prefect's settings, which were read at
+    # import (flows/__init__ defaults the level to WARNING, and a shell may set it): setting
+    # os.environ here is overridden, and their printed progress then never reaches the UI's logs.
+    with temporary_settings(updates={PREFECT_LOGGING_LEVEL: "INFO"}):
+        serve_service(inputs, str(out_root), cron, config_path, train_on_fresh, continue_training, interval)
 
 
 @catalog_app.command("list")

@@ -109,6 +109,10 @@ def evaluate(run_dir: Path, data_dir: Path | Sequence[Path], progress: bool = Tr
     started = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, meta = load_model(run_dir, device)
+    if not model.config.causal:
+        from model.mlm import evaluate_mlm
+
+        return evaluate_mlm(run_dir, data_dirs, batch_rows, str(device))
     val = ShardDataset(data_dirs, "val", verify="fast")
     train = ShardDataset(data_dirs, "train", verify="fast")
     vocab_size = val.vocab_size

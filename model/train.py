@@ -43,7 +43,7 @@ from pipeline.config import Config, ModelConfig, TrainConfig, dump_config, load_
 def gpt_config_for(model: ModelConfig, vocab_size: int, block_size: int) -> GPTConfig:
     n_layer, n_head, n_embd = PRESETS[model.preset] if model.preset else (model.n_layer, model.n_head, model.n_embd)
     return GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-                     dropout=model.dropout, bias=model.bias, rope=model.rope)
+                     dropout=model.dropout, bias=model.bias, rope=model.rope, causal=model.objective == "clm")
 
 
 def resolve_device(name: str, local_rank: int) -> torch.device:
@@ -130,6 +130,7 @@ class Trainer:
         val_rows = sum(read_manifest(d)["totals"]["val_rows"] for d in self.data_dirs)
         self.val_set = ShardDataset(self.data_dirs, "val", verify=self.cfg.data_verify) if val_rows else None
         self.gpt_config = gpt_config_for(config.model, self.train_set.vocab_size, self.train_set.seq_len)
+        self.mlm = None if self.gpt_config.causal else MaskedObjective(self.data_dir, self.manifest, config.seed)
         self.log = MetricsLog(self.run_dir / "metrics.jsonl") if dist.is_main else None
         self.progress = TrainProgress(self.cfg.max_steps) if progress and dist.is_main else None
         self.step = 0
@@ -145,6 +146,9 @@ class Trainer:
             model.load_state_dict(self._initial_weights(Path(self.cfg.init_from)))
         if checkpoint is not None:
             state, saved_config, meta = read_checkpoint(checkpoint)
+            if meta.get("lora"):
+                raise ValueError(f"{checkpoint} is a LoRA fine-tune: fold its adapters in with `gristmill merge-lora` "
+                                 "and train the merged run")
             trainer_state = read_trainer_state(checkpoint)
             self.init_from = meta.get("init_from")  # a resumed continuation stays one
             if trainer_state is None:
@@ -226,7 +230,9 @@ class Trainer:
         start = time.perf_counter()
         x, y = next(self.batches)
         waited = time.perf_counter() - start
-        if self.pad_id is not None:
+        if self.mlm is not None:
+            x, y = self.mlm.corrupt(x)
+        elif self.pad_id is not None:
             y = y.masked_fill(y == self.pad_id, -100)
         non_blocking = self.device.type == "cuda"
         return x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking), waited
@@ -271,7 +277,10 @@ class Trainer:
                 weight = 1.0
             ids = torch.from_numpy(self.val_set.rows(rows).astype(np.int64)).to(self.device)
             with self.autocast:
-                nll, count = token_nll(self.model, ids, self.pad_id, self.gpt_config.vocab_size)
+                if self.mlm is not None:
+                    nll, _, count = self.mlm.validation_nll(self.model, ids[:, :-1], b)
+                else:
+                    nll, count = token_nll(self.model, ids, self.pad_id, self.gpt_config.vocab_size)
             totals += weight * torch.stack([nll.double(), count.double()])
         self.model.train()
         totals = self.dist.all_reduce_sum(totals)
@@ -372,6 +381,32 @@ class Trainer:
         if self.dist.is_main and trained == 0:
             plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png")
         return summary
+
+
+class MaskedObjective:
+    """BERT masking of the train batches (model/mlm.py); its generator is part of the RNG state that
+    checkpoints save (it draws from torch's global generator), so a resumed run masks alike."""
+
+    def __init__(self, data_dir: Path, manifest: dict[str, Any], seed: int) -> None:
+        from model.mlm import mask_id_of, special_ids_of
+        from pipeline.tokenizer import load_tokenizer
+
+        tokenizer = load_tokenizer(data_dir / manifest["tokenizer"]["path"])
+        self.mask_id, self.special_ids = mask_id_of(tokenizer), special_ids_of(tokenizer)
+        self.vocab_size = manifest["tokenizer"]["vocab_size"]
+        self.seed = seed
+
+    def corrupt(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from model.mlm import mask_tokens
+
+        return mask_tokens(x, self.mask_id, self.vocab_size, self.special_ids)
+
+    def validation_nll(self, model: torch.nn.Module, ids: torch.Tensor, batch: int) -> tuple[torch.Tensor, ...]:
+        from model.mlm import masked_nll
+
+        # the same masks at every evaluation, so periodic validation losses are comparable
+        generator = torch.Generator().manual_seed(self.seed + batch)
+        return masked_nll(model, ids, self.mask_id, self.vocab_size, self.special_ids, generator)
 
 
 def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:

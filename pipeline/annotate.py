@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 
 from pipeline.clean import TextCleaner, first_line
 from pipeline.config import Config
+from pipeline.documents import EMPTY, INVALID, Document, InvalidRecord, SkippedRecord, drop_reason
 from pipeline.faults import fault_point, worker_fault
-from pipeline.documents import EMPTY, INVALID, Document, InvalidRecord, drop_reason
 from pipeline.ingest import GuardCounts, InputFile, read_documents
 from pipeline.ingest.guard import metadata_json, why
 
@@ -149,6 +149,7 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
     tmp = out_path.with_name(out_path.name + ".tmp")
     counts = {"documents": 0, "invalid": 0, "survivors": 0}
     guard = GuardCounts()
+    skipped: dict[str, int] = {}  # web-archive records that are not documents, per kind
     rows: list[dict[str, Any]] = []
     records: list[Document | InvalidRecord] = []
     batch_chars = 0
@@ -162,7 +163,10 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
         batch_chars = 0
 
     with pq.ParquetWriter(tmp, PART_SCHEMA, compression="zstd") as writer:
-        for record in read_documents(item, config.ingest, guard):
+        for record in read_documents(item, config.ingest, config.extract, guard):
+            if isinstance(record, SkippedRecord):
+                skipped[record.kind] = skipped.get(record.kind, 0) + 1
+                continue
             counts["documents"] += 1
             counts["invalid"] += isinstance(record, InvalidRecord)
             records.append(record)
@@ -181,6 +185,8 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
     stats = {"path": item.path, "relative": item.relative, "format": item.format, "bytes": item.bytes,
              "start": item.start, **counts,
              "surrogates_replaced": guard.surrogates_replaced, "seconds": round(time.perf_counter() - started, 3)}
+    if skipped:
+        stats["skipped_records"] = dict(sorted(skipped.items()))
     _write_stats(out_path, stats)
     return stats
 

@@ -253,10 +253,16 @@ def dedup_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
 
 @_stage("ledger")
 def ledger_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
-    """Join the filter and dedup decisions into ledger.parquet; write the kept documents' text."""
+    """Join the filter and dedup decisions into ledger.parquet; write the kept documents' text (and
+    publish them as documents/*.parquet)."""
     from pipeline.ledger import write_ledger
 
-    return write_ledger(build_dir, config)
+    result = write_ledger(build_dir, config)
+    if config.documents.enabled:
+        from pipeline.publish import write_documents
+
+        result["documents"] = write_documents(build_dir.root, build_dir.kept_parts(), config)["documents"]
+    return result
 
 
 @_stage("tokenizer")

@@ -36,6 +36,34 @@ class IngestConfig(Section):
     )
 
 
+class ExtractConfig(Section):
+    method: Literal["gated", "consensus", "trafilatura", "resiliparse"] = Field(
+        "gated",
+        description="main text of HTML pages: gated (resiliparse alone on pages whose text looks clean, consensus on "
+        "the rest; about 2x trafilatura's speed), consensus (trafilatura's lines that resiliparse's main text confirms; "
+        "best F1), trafilatura (one careful pass), resiliparse (fastest, keeps more boilerplate)",
+    )
+    min_shared: float = Field(0.6, ge=0, le=1, description="consensus: share of a line's words resiliparse must also have kept")
+
+
+class UrlFilterConfig(Section):
+    enabled: bool = Field(True, description="drop web documents by their URL (reason 'url:<rule>'); documents without a url pass")
+    default_lists: bool = Field(
+        True, description="use the block lists shipped inside datatrove (UT1 adult/malware domains and URLs, banned URL words)"
+    )
+    block_domains: list[str] = Field([], description="your domains to drop (a domain blocks its subdomains)")
+    block_domain_files: list[str] = Field([], description="files with one domain a line ('#' comments) to drop")
+    block_words: list[str] = Field([], description="words that drop a URL containing them as a word")
+    allow_domains: list[str] = Field([], description="domains never dropped by the lists (a domain allows its subdomains)")
+
+
+class DocumentsConfig(Section):
+    enabled: bool = Field(True, description="publish the kept documents as DIR/documents/*.parquet with a dataset card")
+    rows_per_file: int = Field(100_000, gt=0, description="documents per Parquet file at most")
+    license: str = Field("other", description="licence of the corpus, written in the dataset card (Hugging Face licence id)")
+    pretty_name: str | None = Field(None, description="the dataset card's title (null: the build folder's name)")
+
+
 class CleanConfig(Section):
     enabled: bool = Field(True, description="run the cleaning stage")
     unicode_form: Literal["NFC", "NFKC", "none"] = Field("NFC", description="Unicode normal form applied to every text")
@@ -195,6 +223,7 @@ class TokenizerConfig(Section):
     vocab_size: int = Field(8192, ge=300, le=1_000_000, description="vocabulary size, special tokens included")
     min_frequency: int = Field(2, ge=1, description="a merge must occur at least this often")
     sample_bytes: int = Field(200_000_000, gt=0, description="at most this many bytes of kept text train the tokenizer (deterministic sample)")
+    mask_token: bool = Field(False, description="add a [MASK] special token (on by itself when model.objective is mlm)")
 
 
 class ShardsConfig(Section):
@@ -215,6 +244,9 @@ class ModelConfig(Section):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability")
     bias: bool = Field(True, description="biases in Linear and LayerNorm layers (GPT-2: True)")
     rope: bool = Field(False, description="rotary position embeddings instead of GPT-2's learned table (no HF GPT-2 export)")
+    objective: Literal["clm", "mlm"] = Field(
+        "clm", description="clm: next-token prediction (GPT); mlm: BERT's masked tokens, no causal mask (model/mlm.py)"
+    )
 
 
 class TrainConfig(Section):
@@ -254,6 +286,8 @@ class TrainConfig(Section):
 class Config(Section):
     seed: int = Field(1337, description="seed for every random choice: sampling, shuffles, splits, initialisation")
     ingest: IngestConfig = IngestConfig()
+    extract: ExtractConfig = ExtractConfig()
+    url_filter: UrlFilterConfig = UrlFilterConfig()
     clean: CleanConfig = CleanConfig()
     quality: QualityConfig = QualityConfig()
     language: LanguageConfig = LanguageConfig()
@@ -262,8 +296,15 @@ class Config(Section):
     dedup: DedupConfig = DedupConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
     shards: ShardsConfig = ShardsConfig()
+    documents: DocumentsConfig = DocumentsConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _mlm_needs_a_mask_token(self) -> "Config":
+        if self.model.objective == "mlm" and not self.tokenizer.mask_token:
+            self.tokenizer.mask_token = True
+        return self
 
     def sha256(self) -> str:
         """Hash of the resolved config: the manifest records it so a build says what made it."""

@@ -12,7 +12,8 @@ from typing import Any, Protocol, Union
 # Stable drop-reason codes written to ledger.parquet (`drop_reason`). Filters may refine a code
 # with a suffix after a colon, e.g. "quality:gopher_repetition:top_2_gram" or "invalid:utf8".
 INVALID = "invalid"  # "invalid:<why>": a line or record that could not be read at all
-EMPTY = "empty"  # nothing left after cleaning
+EMPTY = "empty"  # nothing left after cleaning (or a web page without main text)
+URL = "url"  # "url:<rule>": the page's address is on a block list (pipeline/filters/url.py)
 QUALITY = "quality"  # "quality:<filter>:<rule>"
 LANGUAGE = "language"
 TOXICITY = "toxicity"
@@ -46,6 +47,15 @@ class InvalidRecord:
     reason: str  # without the "invalid:" prefix, e.g. "utf8", "json", "truncated_gzip"
     detail: str = ""
     encoding: str | None = None  # as on Document
+
+
+@dataclass
+class SkippedRecord:
+    """A record of an archive that is not a document (a WARC request, an image response): counted
+    per kind in the file's statistics, not a ledger row."""
+
+    source: str
+    kind: str  # e.g. "request", "response:image/png", "response:status_404"
 
 
 # A filter says keep (True) or why not: (False, "reason").

@@ -19,7 +19,7 @@ _FIELDS: list[tuple[str, pa.DataType, bool, str]] = [
     ("source", pa.string(), False, "the input file the document came from"),
     ("kept", pa.bool_(), False, "true when the document reaches the tokenizer and the shards"),
     ("drop_reason", pa.string(), True,
-     "why it was dropped (null when kept): invalid:<why>, empty, quality:<filter>:<rule>, language, toxicity, "
+     "why it was dropped (null when kept): invalid:<why>, empty, url:<rule>, quality:<filter>:<rule>, language, toxicity, "
      "pii, exact_duplicate, near_duplicate (the first failing filter in chain order)"),
     ("language", pa.string(), True, "langdetect language code (null when not computed)"),
     ("language_score", pa.float64(), True, "langdetect probability of `language`, in [0, 1]"),

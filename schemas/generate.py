@@ -5,10 +5,12 @@
 
 catalog.schema.json       pipeline.catalog.CATALOG_SCHEMA (OUT_ROOT/catalog.json of `gristmill serve`)
 config.schema.json        pipeline.config.Config (pydantic)
+documents.arrow-schema.json  pipeline.publish.DOCUMENTS_SCHEMA (pyarrow)
 ledger.arrow-schema.json  pipeline.ledger_schema.LEDGER_SCHEMA (pyarrow)
 manifest.schema.json      pipeline.shard_schema.MANIFEST_SCHEMA
 report.schema.json        pipeline.report.schema.REPORT_SCHEMA
 shard.arrow-schema.json   pipeline.shard_schema.shard_schema_json()
+finetune, eval_*, generation, fewshot_task   model.task_schemas.SCHEMAS (fine-tuning and task metrics)
 """
 
 from __future__ import annotations
@@ -29,17 +31,21 @@ def render() -> dict[str, str]:
     from pipeline.catalog import CATALOG_SCHEMA
     from pipeline.config import Config
     from pipeline.ledger_schema import ledger_schema_json
+    from pipeline.publish import documents_schema_json
     from pipeline.report.schema import REPORT_SCHEMA
+    from model.task_schemas import SCHEMAS
     from pipeline.shard_schema import MANIFEST_SCHEMA, shard_schema_json
 
     config = {"$schema": "https://json-schema.org/draft/2020-12/schema", **Config.model_json_schema()}
     return {
         "catalog.schema.json": _dump(CATALOG_SCHEMA),
         "config.schema.json": _dump(config),
+        "documents.arrow-schema.json": _dump(documents_schema_json()),
         "ledger.arrow-schema.json": _dump(ledger_schema_json()),
         "manifest.schema.json": _dump(MANIFEST_SCHEMA),
         "report.schema.json": _dump(REPORT_SCHEMA),
         "shard.arrow-schema.json": _dump(shard_schema_json()),
+        **{name: _dump(schema) for name, schema in SCHEMAS.items()},
     }
 
 

@@ -31,7 +31,6 @@ def test_a_folder_of_defects_builds_keeps_every_good_document_and_explains_every
 
     report = json.loads((out / "report.json").read_text())
     unreadable = {Path_name(u["path"]) for u in report["inputs"]["unreadable"]}
-    assert unreadable == {"crawl.warc", "crawl.warc.gz"}
     sources = {r["source"] for r in ledger}
     every_file = {p.name for p in root.iterdir()}
     assert every_file == sources | unreadable  # every file accounted for: ledger rows or an unreadable entry

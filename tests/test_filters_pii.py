@@ -64,8 +64,8 @@ def test_odd_inputs():
 
 def test_build_filters_order_config_and_pickling():
     filters = build_filters(Config())
-    assert [f.name for f in filters] == ["language", "quality", "toxicity", "pii"]
-    config = Config(language={"enabled": False}, quality={"enabled": False}, toxicity={"enabled": False}, pii={"mode": "drop"})
+    assert [f.name for f in filters] == ["url", "language", "quality", "toxicity", "pii"]
+    config = Config(url_filter={"enabled": False}, language={"enabled": False}, quality={"enabled": False}, toxicity={"enabled": False}, pii={"mode": "drop"})
     only_pii = build_filters(config)
     assert [f.name for f in only_pii] == ["pii"] and only_pii[0].mode == "drop"
     assert build_filters(Config(pii={"enabled": False}))[-1].name == "toxicity"

@@ -82,5 +82,5 @@ def test_every_reader_is_guarded(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(b'{"text": "\\ud83d alone"}\n')
     [item], _ = discover_inputs([str(tmp_path / "a.jsonl")])
     counts = GuardCounts()
-    [doc] = list(read_documents(item, CONFIG.ingest, counts))
+    [doc] = list(read_documents(item, CONFIG.ingest, counts=counts))
     assert doc.text == "\ufffd alone" and counts.surrogates_replaced == 1

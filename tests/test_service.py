@@ -1,7 +1,9 @@
 """The service end to end against a real `prefect server start` on a free loopback port.
 
 One server for the module (it takes 20-30 s to start on 2 loaded cores); `gristmill serve` runs as
-its own process, as a user runs it. Two inbox drops → two versions → training triggered by the
+its own process, as a user runs it, with `--interval 10`: the first drop is built by a run the
+server's scheduler started, the second by one started through the API. Two inbox drops → two
+versions → training triggered by the
 `gristmill.build.published` event → evaluation triggered by `gristmill.train.completed` → the
 catalog records both runs. Then headless Chromium checks index.html and the Prefect UI page of a
 flow run are real pages, not blank or broken ones.
@@ -26,7 +28,9 @@ import yaml
 from flows.server import api_request as api, api_url, free_port, start_server, stop_server, wait_until_healthy
 from inbox import TINY_SERVICE, three_drops, write_jsonl
 
-pytestmark = pytest.mark.slow
+# the module fixture (server start, two drops, training, evaluation: ~4 min on 2 loaded cores) counts
+# toward the first test's timeout
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -61,9 +65,14 @@ def catalog_of(root: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"versions": [], "runs": []}
 
 
+INTERVAL = 10  # seconds between scheduled builds: the issue's "serve with a 10-second interval never ran once"
+
+
 @pytest.fixture(scope="module")
 def served(server, tmp_path_factory):
-    """`gristmill serve` with two drops, each built by a run of the build deployment."""
+    """`gristmill serve --interval 10` with two drops: the first built by a run the server's scheduler
+    started, the second (after the test paused the schedule, as the UI's toggle does, so idle ticks
+    spend no CPU) by a run started through the API."""
     work = tmp_path_factory.mktemp("service")
     inbox, root, config = work / "inbox", work / "dataset", work / "config.yaml"
     inbox.mkdir()
@@ -72,23 +81,36 @@ def served(server, tmp_path_factory):
            "PREFECT_HOME": str(work / "client-home"), "PYTHONPATH": os.pathsep.join([str(REPO), env_path()])}
     log = work / "serve.log"
     command = [sys.executable, "-m", "flows.cli", "serve", str(inbox), "--out-root", str(root), "--config", str(config),
-               "--cron", "0 3 * * *", "--train-on-fresh"]
+               "--interval", str(INTERVAL), "--train-on-fresh"]
+    drops = three_drops(inbox)[:2]
+    write_jsonl(*drops[0][:2])  # waiting in the inbox for the first tick
+    started = time.monotonic()
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     timings = {}
     try:
         build = wait_for("the build deployment", lambda: _deployment(server, "publish_version/gristmill-build"), 120,
                          process, log)
-        for number, (path, records, _) in enumerate(three_drops(inbox)[:2], start=1):
+        scheduled = wait_for("a run of the build deployment started by the schedule",
+                             lambda: _runs(server, build["id"], ["RUNNING", "COMPLETED"], auto_scheduled=True),
+                             120, process, log)[0]
+        timings["serve start → scheduled build running"] = time.monotonic() - started
+        upcoming = _runs(server, build["id"], ["SCHEDULED"], auto_scheduled=True)
+        # the next ticks would find nothing new until drop 2; pausing deletes the runs on the calendar
+        api(server, f"/deployments/{build['id']}/pause_deployment", {})
+        for number, (path, records, _) in enumerate(drops, start=1):
             dropped = time.monotonic()
-            write_jsonl(path, records)
-            api(server, f"/deployments/{build['id']}/create_flow_run", {})
+            if number > 1:
+                write_jsonl(path, records)
+                api(server, f"/deployments/{build['id']}/create_flow_run", {})
             wait_for(f"version {number}", lambda: len(catalog_of(root)["versions"]) == number, 240, process, log)
             published = time.monotonic()
             wait_for(f"run {number} evaluated", lambda: len(catalog_of(root)["runs"]) == number
                      and catalog_of(root)["runs"][-1]["eval"] is not None, 240, process, log)
+            if number == 1:
+                timings["serve start → v0001 published"] = published - started
             timings[number] = (published - dropped, time.monotonic() - dropped)
-        yield server, root, build, timings, log
+        yield server, root, build, timings, log, scheduled, upcoming
     finally:
         process.send_signal(signal.SIGINT)  # to serve's own process: it cancels nothing running and exits
         try:
@@ -96,6 +118,12 @@ def served(server, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _runs(port: int, deployment_id: str, states: list[str], auto_scheduled: bool | None = None) -> list[dict]:
+    runs = api(port, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployment_id]},
+                                                         "state": {"type": {"any_": states}}}, "sort": "START_TIME_ASC"})
+    return [r for r in runs if auto_scheduled is None or r["auto_scheduled"] == auto_scheduled]
 
 
 def env_path() -> str:
@@ -110,7 +138,7 @@ def _deployment(port: int, name: str):
 
 
 def test_two_drops_give_two_versions_each_trained_and_evaluated_by_events(served):
-    port, root, build, timings, _ = served
+    port, root, build, timings, _, scheduled, _ = served
     catalog = catalog_of(root)
     assert [v["id"] for v in catalog["versions"]] == ["v0001", "v0002"]
     assert len({v["tokenizer_sha256"] for v in catalog["versions"]}) == 1
@@ -141,13 +169,27 @@ def test_two_drops_give_two_versions_each_trained_and_evaluated_by_events(served
     assert sorted(e["event"] for e in events) == ["gristmill.build.published"] * 2 + ["gristmill.train.completed"] * 2
 
 
-def test_the_build_deployment_has_a_schedule_with_runs_scheduled(served):
-    port, _, build, _, _ = served
-    assert build["schedules"] and build["schedules"][0]["schedule"]["cron"] == "0 3 * * *"
+def logs_of(port: int, flow_run_id: str) -> list[str]:
+    """The log lines of a flow run, as the UI's Logs tab reads them."""
+    return [line["message"] for line in api(port, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}},
+                                                                   "limit": 200})]
+
+
+def test_the_schedule_itself_builds_a_version_and_served_runs_log_to_the_ui(served):
+    port, root, build, timings, _, scheduled, upcoming = served
+    assert build["schedules"][0]["schedule"]["interval"] == INTERVAL
     assert build["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
-    scheduled = api(port, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [build["id"]]},
-                                                              "state": {"type": {"any_": ["SCHEDULED"]}}}})
-    assert scheduled, "the server's scheduler put no run of the build deployment on the calendar"
+    assert upcoming, "the server's scheduler put no further run of the build deployment on the calendar"
+    print(f"timings (s): {timings}")
+    # v0001 was built by the run the scheduler created (nothing in the test started it), v0002 by the API's
+    first, second = [r for r in _runs(port, build["id"], ["COMPLETED"])]
+    assert first["id"] == scheduled["id"] and first["auto_scheduled"] and first["created_by"]["type"] == "SCHEDULE"
+    assert not second["auto_scheduled"]
+    first_logs, second_logs = logs_of(port, first["id"]), logs_of(port, second["id"])
+    assert any(line.startswith("published v0001") for line in first_logs), first_logs
+    assert any(line.startswith("published v0002") for line in second_logs), second_logs
+    # progress printed by the stages (PREFECT_LOGGING_LEVEL=INFO in serve) shows in the UI too, not only the flow's
+    assert len(first_logs) > 3, first_logs
 
 
 def screenshot(url: str, out: Path, budget_ms: int = 15000) -> tuple[np.ndarray, str]:
@@ -173,7 +215,7 @@ def blank(pixels: np.ndarray) -> bool:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
 def test_index_page_and_prefect_ui_are_real_pages_in_a_browser(served, tmp_path):
-    port, root, build, _, _ = served
+    port, root, build, _, _, _, _ = served
     pixels, dom = screenshot((root / "index.html").as_uri(), tmp_path / "index.png")
     assert not blank(pixels), "index.html renders as a blank page"
     assert dom.count("<img") >= 6 and "v0002" in dom and "run-0002" in dom

@@ -1,4 +1,6 @@
-"""The document filters, in chain order: language, quality, toxicity, PII.
+"""The document filters, in chain order: URL, language, quality, toxicity, PII.
+
+The URL filter is first and cheapest: a page from a blocked site is judged by its address alone.
 
 Language comes first, as in FineWeb: a French page fails Gopher's English stop-word rule, but
 its real reason is its language. PII comes last because it may rewrite the text (redaction)
@@ -13,6 +15,7 @@ from pipeline.documents import Document, DocumentFilter, FilterResult
 from pipeline.filters.language import LanguageFilter, LanguageIdentifier
 from pipeline.filters.pii import PIIFilter
 from pipeline.filters.toxicity import ToxicityFilter, ToxicityModel
+from pipeline.filters.url import URLFilter
 
 __all__ = [
     "build_filters",
@@ -23,12 +26,15 @@ __all__ = [
     "QualityFilter",
     "ToxicityFilter",
     "ToxicityModel",
+    "URLFilter",
 ]
 
 
 def build_filters(config: Config) -> list[DocumentFilter]:
     """The enabled filters, configured, in chain order."""
     filters: list[DocumentFilter] = []
+    if config.url_filter.enabled:
+        filters.append(URLFilter(config.url_filter))
     if config.language.enabled:
         filters.append(LanguageFilter(config.language))
     if config.quality.enabled:

@@ -12,6 +12,8 @@ SPLITTABLE_SUFFIXES = (".jsonl", ".ndjson")  # uncompressed: a reader can start 
 SCAN_BLOCK = 8 << 20
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.zst")
 PARQUET_SUFFIXES = (".parquet",)
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz")
+HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 # Files that sit inside a `save_to_disk` folder; they are read through the folder, not one by one.
 HF_DISK_MARKERS = ("dataset_info.json", "state.json")
 
@@ -20,7 +22,7 @@ HF_DISK_MARKERS = ("dataset_info.json", "state.json")
 class InputFile:
     path: str  # absolute path
     relative: str  # path shown in ids and the ledger (relative to the argument it came from)
-    format: str  # jsonl | text | parquet | hf_disk
+    format: str  # jsonl | text | parquet | hf_disk | warc | html
     bytes: int
     # A piece of a large plain JSONL file: bytes [start, end) (end None: to the end of the file),
     # whose first line is line `first_line` of the file (so fallback ids keep the file's numbering).
@@ -45,6 +47,10 @@ def detect_format(path: Path) -> str | None:
         return "text"
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
+    if name.endswith(WARC_SUFFIXES):
+        return "warc"
+    if name.endswith(HTML_SUFFIXES):
+        return "html"
     return None
 
 
@@ -91,7 +97,8 @@ def discover_inputs(arguments: list[str]) -> tuple[list[InputFile], list[Unreada
                 fmt = detect_format(file)
                 if fmt is None:
                     unreadable.append(UnreadableFile(str(file), f"unsupported_format: {file.suffix or 'no suffix'} "
-                                                     "(gristmill reads .jsonl[.gz|.zst], .txt, .parquet and save_to_disk folders)"))
+                                                     "(gristmill reads .jsonl[.gz|.zst], .txt, .parquet, save_to_disk folders, "
+                                                     ".warc/.arc/.wet[.gz] and .html/.htm[.gz])"))
                     continue
                 relative = file.relative_to(base).as_posix() if file != base else file.name
                 inputs[key] = InputFile(path=key, relative=relative, format=fmt, bytes=_size(file))

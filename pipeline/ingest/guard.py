@@ -61,6 +61,8 @@ def metadata_json(metadata: dict) -> str | None:
 def repair(record: Document | InvalidRecord, counts: GuardCounts) -> Document | InvalidRecord:
     """The record with valid Unicode everywhere; a record whose metadata cannot even be written
     (nested too deep for the JSON encoder, keys of mixed types) becomes an InvalidRecord."""
+    if not isinstance(record, (Document, InvalidRecord)):
+        return record  # a web archive's SkippedRecord: counted, never written
     if isinstance(record, InvalidRecord):
         record.id = valid_unicode(record.id, counts)
         record.source = valid_unicode(record.source, counts)

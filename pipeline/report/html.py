@@ -401,6 +401,21 @@ def bad_input(report: dict[str, Any]) -> str:
     return body + _table(["file", "quarantined records", "transcoded from", "surrogates replaced"], rows, {3})
 
 
+def web(report: dict[str, Any]) -> str:
+    w = report.get("web")
+    if not w:
+        return ""
+    counts = lambda d: ", ".join(f"{esc(k)} {num(v)}" for k, v in d.items()) or "none"  # noqa: E731
+    body = (f"<p>{num(w['documents_with_url'])} documents with a URL from {num(w['domains'])} domains. "
+            f"Extraction: {counts(w['extract_methods'])}. Charsets: {counts(w['charsets'])}. "
+            f"Archive records that are not documents: {counts(w['skipped_records'])}.</p>")
+    if w["by_domain"]:
+        rows = [[f"<code>{esc(d['domain'])}</code>", num(d["documents"]), num(d["kept"]), num(d["url_dropped"])]
+                for d in w["by_domain"]]
+        body += "<h3>Documents per domain</h3>" + _table(["domain", "documents", "kept", "dropped by URL"], rows, {1, 2, 3})
+    return body
+
+
 def timings(report: dict[str, Any]) -> str:
     stages = report["timings"]["stages"]
     if not stages:
@@ -422,6 +437,7 @@ SECTIONS = [  # (anchor, title, renderer) in page order; a renderer returns "" w
     ("duplicates", "Duplicates", duplicates),
     ("tokens", "Tokens written", tokens),
     ("inputs", "Inputs", inputs),
+    ("web", "Web pages", web),
     ("timings", "Stage timings", timings),
 ]
 

@@ -29,6 +29,7 @@ SCORE_BINS = 20
 FUNNEL = [
     ("ingest", "after ingest", codes.INVALID),
     ("clean", "after clean", codes.EMPTY),
+    ("url", "after URL filter", codes.URL),
     ("language", "after language", codes.LANGUAGE),
     ("quality", "after quality", codes.QUALITY),
     ("toxicity", "after toxicity", codes.TOXICITY),

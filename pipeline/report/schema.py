@@ -54,7 +54,7 @@ EXAMPLE = _object({
     "detail": {"type": ["string", "null"], "description": "the signal behind the drop, in words"},
 })
 
-STAGE = {"type": "string", "enum": ["input", "ingest", "clean", "language", "quality", "toxicity", "pii",
+STAGE = {"type": "string", "enum": ["input", "ingest", "clean", "url", "language", "quality", "toxicity", "pii",
                                       "exact_dedup", "near_dedup", "other", "kept"]}
 
 REPORT_SCHEMA: dict[str, Any] = {
@@ -148,5 +148,16 @@ REPORT_SCHEMA: dict[str, Any] = {
             "total_seconds": {"type": "number"},
         }, "stage timings from work/stats.json"),
         "warnings": _list({"type": "string"}, "inconsistencies found while reading the build folder"),
+        "web": _object({
+            "documents_with_url": COUNT,
+            "domains": COUNT,
+            "by_domain": _list(_object({"domain": {"type": "string"}, "documents": COUNT, "kept": COUNT,
+                                        "url_dropped": COUNT}), "the largest domains by documents ('www.' dropped)"),
+            "skipped_records": {"type": "object", "additionalProperties": COUNT,
+                                "description": "archive records that are not documents, per kind (request, response:image/png, ...)"},
+            "charsets": {"type": "object", "additionalProperties": COUNT, "description": "documents per charset used"},
+            "extract_methods": {"type": "object", "additionalProperties": COUNT,
+                                "description": "HTML documents per main-text extraction method"},
+        }, "web input (null when no document came from a web archive or page)", nullable=True),
     }),
 }

@@ -32,6 +32,7 @@ from pipeline.report.ledger_view import (
     score_distribution,
     sources,
 )
+from pipeline.report.web import web_summary
 
 REPORT_SCHEMA_VERSION = 1
 EXAMPLE_CLUSTERS = 5
@@ -250,4 +251,5 @@ def summarize(build_dir: Path) -> dict[str, Any]:
         "tokenizer": tokenizer(manifest, stats),
         "timings": timings(stats),
         "warnings": warnings,
+        "web": web_summary(build_dir / "ledger.parquet", stats),
     }
