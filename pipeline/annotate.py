@@ -142,18 +142,19 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
     return stats
 
 
-# -- worker-process plumbing (spawned processes rebuild the annotator once each) --------------
-_WORKER: tuple[Annotator, Config] | None = None
+# -- the piece a runner calls: any process, any machine; the annotator is built once per process --
+_ANNOTATORS: dict[str, tuple[Annotator, Config]] = {}
 
 
-def init_worker(config_json: str) -> None:
-    global _WORKER
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    config = Config.model_validate_json(config_json)
-    _WORKER = (Annotator(config), config)
-
-
-def annotate_in_worker(item: InputFile, out_path: str) -> dict[str, Any]:
-    assert _WORKER is not None, "init_worker was not run in this process"
-    annotator, config = _WORKER
+def annotate_piece(item: InputFile, out_path: str, config_json: str) -> dict[str, Any]:
+    """Annotate one input file (or piece of one) into its part file; skip it when already whole."""
+    stats_path = Path(out_path).with_suffix(".json")
+    if stats_path.is_file():  # a retried chunk: this piece finished before the worker was lost
+        return json.loads(stats_path.read_text())
+    if config_json not in _ANNOTATORS:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        _ANNOTATORS.clear()
+        config = Config.model_validate_json(config_json)
+        _ANNOTATORS[config_json] = (Annotator(config), config)
+    annotator, config = _ANNOTATORS[config_json]
     return annotate_file(annotator, item, config, Path(out_path))

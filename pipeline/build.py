@@ -14,14 +14,13 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config, dump_config, load_config
 from pipeline.ingest import InputFile, discover_inputs, split_large_inputs
+from pipeline.pieces import LocalPool, Runner
 
 STAGES = ("discover", "annotate", "dedup", "ledger", "tokenizer", "shards", "report")
 
@@ -142,9 +141,10 @@ def discover_stage(build_dir: BuildDir, config: Config, inputs: list[str]) -> di
 
 
 @_stage("annotate")
-def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | None = None) -> dict[str, Any]:
+def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | None = None,
+                   runner: Runner | None = None) -> dict[str, Any]:
     """Read, clean and filter every input file (one part per file or piece of a large file, in parallel)."""
-    from pipeline.annotate import Annotator, annotate_file, annotate_in_worker, init_worker
+    from pipeline.annotate import annotate_piece
 
     build_dir.annotate.mkdir(parents=True, exist_ok=True)
     inputs = build_dir.inputs()
@@ -155,24 +155,10 @@ def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | Non
     done = len(results)
     if progress:
         progress("annotate files", done, len(inputs))
-    workers = min(config.ingest.workers, len(todo))
-    if workers <= 1:
-        annotator = Annotator(config) if todo else None
-        for item, part in todo:
-            results.append(annotate_file(annotator, item, config, part))
-            done += 1
-            if progress:
-                progress("annotate files", done, len(inputs))
-    else:
-        # spawn, not fork: Prefect and torch keep threads that a forked child would inherit half-locked.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=init_worker,
-                                 initargs=(config.model_dump_json(),)) as pool:
-            futures = [pool.submit(annotate_in_worker, item, str(part)) for item, part in todo]
-            for future in as_completed(futures):
-                results.append(future.result())
-                done += 1
-                if progress:
-                    progress("annotate files", done, len(inputs))
+    runner = runner or LocalPool(config.ingest.workers)
+    config_json = config.model_dump_json()
+    results += runner(annotate_piece, [(item, str(part), config_json) for item, part in todo],
+                      (lambda n: progress("annotate files", done + n, len(inputs))) if progress else None)
     stats = json.loads(build_dir.stats.read_text()) if build_dir.stats.is_file() else {}
     stats["inputs"] = per_file(results)
     write_json(build_dir.stats, stats)
@@ -194,14 +180,14 @@ def per_file(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @_stage("dedup")
-def dedup_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
+def dedup_stage(build_dir: BuildDir, config: Config, runner: Runner | None = None) -> dict[str, Any]:
     """Exact and near duplicates among the documents that survived the filters."""
     import pyarrow.parquet as pq
 
     from pipeline.dedup import deduplicate
 
     decisions = deduplicate(build_dir.annotate_parts(), config.dedup, config.seed, build_dir.work / "dedup",
-                            build_dir.dedup_index)
+                            build_dir.dedup_index, runner)
     tmp = build_dir.work / "dedup_decisions.parquet.tmp"
     pq.write_table(decisions, tmp)
     os.replace(tmp, build_dir.work / "dedup_decisions.parquet")
@@ -243,14 +229,14 @@ def tokenizer_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
 
 
 @_stage("shards")
-def shards_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
+def shards_stage(build_dir: BuildDir, config: Config, runner: Runner | None = None) -> dict[str, Any]:
     """Tokenize the kept documents and pack them into Arrow shards + manifest.json."""
     if not (config.shards.enabled and config.tokenizer.enabled):
         return {"skipped": True}
     from pipeline.shards import write_shards
 
     manifest = write_shards(build_dir.kept_parts(), build_dir.tokenizer, config.shards, config.seed,
-                            build_dir.root, config.sha256())
+                            build_dir.root, config.sha256(), runner)
     return dict(manifest.get("totals", {}))
 
 
