@@ -34,7 +34,7 @@ def main() -> None:
     with Distributed.from_env(config.train.device) as dist:
         trainer = Trainer(data_dir, run_dir, config, dist, progress=False)
         trainer.run()
-        weights = {k: v.detach().cpu().contiguous() for k, v in trainer.raw_model.state_dict().items()}
+        weights = {k: v.detach().cpu().clone() for k, v in trainer.raw_model.state_dict().items()}  # tied tensors apart
         save_file(weights, str(run_dir / f"weights-rank{dist.rank}.safetensors"))
         np.save(run_dir / f"rows-rank{dist.rank}.npy", np.concatenate(read))
 
