@@ -187,8 +187,8 @@ def per_file(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             files[result["path"]] = {key: value for key, value in result.items() if key != "start"}
             continue
         merged = files[result["path"]]
-        for key in ("bytes", "documents", "invalid", "survivors"):
-            merged[key] += result[key]
+        for key in ("bytes", "documents", "invalid", "survivors", "surrogates_replaced"):
+            merged[key] = merged.get(key, 0) + result.get(key, 0)
         merged["seconds"] = round(merged["seconds"] + result["seconds"], 3)
     return list(files.values())
 

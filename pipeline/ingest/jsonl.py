@@ -12,6 +12,7 @@ import zstandard
 
 from pipeline.config import IngestConfig
 from pipeline.documents import Document, InvalidRecord
+from pipeline.ingest.guard import why
 
 CHUNK = 1 << 20
 
@@ -128,7 +129,10 @@ def read_jsonl(
                 yield InvalidRecord(f"{relative}:{number}", relative, "too_large",
                                     f"line longer than ingest.max_record_bytes={config.max_record_bytes}")
                 continue
-            record = parse_record(raw, relative, number, config)
+            try:
+                record = parse_record(raw, relative, number, config)
+            except Exception as e:  # RecursionError (deep nesting), MemoryError, ...: this line only
+                record = InvalidRecord(f"{relative}:{number}", relative, why(e), str(e)[:300])
             if record is not None:
                 yield record
     except (TruncatedArchive, zlib.error, zstandard.ZstdError) as e:
