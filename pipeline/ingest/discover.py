@@ -9,7 +9,7 @@ from pathlib import Path
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".json.gz")
 SPLITTABLE_SUFFIXES = (".jsonl", ".ndjson")  # uncompressed: a reader can start at any line
 SCAN_BLOCK = 8 << 20
-TEXT_SUFFIXES = (".txt",)
+TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.zst")
 PARQUET_SUFFIXES = (".parquet",)
 # Files that sit inside a `save_to_disk` folder; they are read through the folder, not one by one.
 HF_DISK_MARKERS = ("dataset_info.json", "state.json")
@@ -103,7 +103,8 @@ def split_large_inputs(inputs: list[InputFile], piece_bytes: int | None) -> list
     newline, so that one large file is annotated by several workers; other files unchanged."""
     out: list[InputFile] = []
     for item in inputs:
-        if piece_bytes is None or item.bytes <= piece_bytes or not item.relative.lower().endswith(SPLITTABLE_SUFFIXES):
+        if (piece_bytes is None or item.bytes <= piece_bytes or not item.relative.lower().endswith(SPLITTABLE_SUFFIXES)
+                or not _plain_utf8(Path(item.path))):
             out.append(item)
         else:
             try:
@@ -111,6 +112,20 @@ def split_large_inputs(inputs: list[InputFile], piece_bytes: int | None) -> list
             except OSError:
                 out.append(item)  # read whole, its reader then records why it cannot be read
     return out
+
+
+def _plain_utf8(path: Path) -> bool:
+    """Only a file that is neither compressed nor in another encoding can be cut at any newline."""
+    from pipeline.ingest.compression import compression_of
+    from pipeline.ingest.encoding import SNIFF_BYTES, sniff
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return False  # read whole, its reader then records why it cannot be read
+    found = sniff(head, complete=False, legacy=False)
+    return compression_of(head) is None and found.encoding is None and found.binary is None
 
 
 def _pieces(item: InputFile, piece_bytes: int) -> list[InputFile]:
