@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from pipeline.clean import TextCleaner, first_line
 from pipeline.config import Config
+from pipeline.faults import fault_point, worker_fault
 from pipeline.documents import EMPTY, INVALID, Document, InvalidRecord, drop_reason
 from pipeline.ingest import GuardCounts, InputFile, read_documents
 from pipeline.ingest.guard import metadata_json, why
@@ -174,15 +175,34 @@ def annotate_file(annotator: Annotator, item: InputFile, config: Config, out_pat
         annotate_records()
         if rows or counts["documents"] == 0:
             writer.write_table(rows_table(rows))
+    fault_point("annotate.part_tmp_written", tmp)
     os.replace(tmp, out_path)
+    fault_point("annotate.part_written", out_path)
     stats = {"path": item.path, "relative": item.relative, "format": item.format, "bytes": item.bytes,
              "start": item.start, **counts,
              "surrogates_replaced": guard.surrogates_replaced, "seconds": round(time.perf_counter() - started, 3)}
+    _write_stats(out_path, stats)
+    return stats
+
+
+def record_failed_piece(item: InputFile, out_path: Path, error: str) -> dict[str, Any]:
+    """An empty part for a piece that failed twice, with the error in its statistics: the build
+    goes on, the ledger has no rows from it, and the report lists its file as unreadable."""
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    pq.write_table(pa.Table.from_pylist([], schema=PART_SCHEMA), tmp, compression="zstd")
+    os.replace(tmp, out_path)
+    stats = {"path": item.path, "relative": item.relative, "format": item.format, "bytes": item.bytes,
+             "start": item.start, "documents": 0, "invalid": 0, "survivors": 0, "surrogates_replaced": 0,
+             "seconds": 0.0, "error": error}
+    _write_stats(out_path, stats)
+    return stats
+
+
+def _write_stats(out_path: Path, stats: dict[str, Any]) -> None:
     stats_path = out_path.with_suffix(".json")
     stats_tmp = stats_path.with_name(stats_path.name + ".tmp")
     stats_tmp.write_text(json.dumps(stats, indent=1))
     os.replace(stats_tmp, stats_path)  # written last: its presence means the part is complete
-    return stats
 
 
 # -- worker-process plumbing (spawned processes rebuild the annotator once each) --------------
@@ -198,5 +218,6 @@ def init_worker(config_json: str) -> None:
 
 def annotate_in_worker(item: InputFile, out_path: str) -> dict[str, Any]:
     assert _WORKER is not None, "init_worker was not run in this process"
+    worker_fault(item.relative)
     annotator, config = _WORKER
     return annotate_file(annotator, item, config, Path(out_path))

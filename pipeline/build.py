@@ -14,14 +14,16 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from pipeline.build_lock import BuildLock, BuildLocked
 from pipeline.config import Config, dump_config, load_config
+from pipeline.faults import fault_point
 from pipeline.ingest import InputFile, discover_inputs, split_large_inputs
+from pipeline.ingest.discover import InputError, check_inputs
+from pipeline.pieces import is_machine_error, run_pieces
 
 STAGES = ("discover", "annotate", "dedup", "ledger", "tokenizer", "shards", "report")
 
@@ -30,6 +32,13 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 class BuildError(RuntimeError):
     """A build that cannot go on; the message says what to do."""
+
+
+def disk_full_message(error: OSError, root: Path, stage: str) -> str:
+    folder = Path(error.filename).parent if error.filename else root
+    return (f"{error.strerror or 'no space left on device'} while writing {folder} (stage {stage}): free space there "
+            f"(or build into another --out), then run the same command again: the build resumes where it stopped, "
+            "and nothing half-written is taken for finished")
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -60,10 +69,12 @@ class BuildDir:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def mark_done(self, stage: str, result: dict[str, Any]) -> None:
-        write_json(self.stages / f"{stage}.json", result)
+        # The statistics first, the marker last: a build killed between the two redoes the stage.
         stats = json.loads(self.stats.read_text()) if self.stats.is_file() else {}
         stats.setdefault("stages", {})[stage] = result
         write_json(self.stats, stats)
+        fault_point(f"{stage}.stats_written")
+        write_json(self.stages / f"{stage}.json", result)
 
     def forget_from(self, stage: str) -> None:
         """Invalidate a stage and every later one (their inputs are about to change)."""
@@ -84,6 +95,10 @@ class BuildDir:
 
 def prepare(out: Path, config: Config, inputs: list[str], overwrite: bool = False) -> BuildDir:
     """Create or reopen DIR. A folder built with another config or inputs is refused, not mixed."""
+    try:
+        check_inputs(inputs)
+    except InputError as e:
+        raise BuildError(str(e)) from None
     build_dir = BuildDir(out)
     previous = build_dir.work / "request.json"
     request = {"inputs": [str(Path(p)) for p in inputs], "config_sha256": config.sha256()}
@@ -93,7 +108,9 @@ def prepare(out: Path, config: Config, inputs: list[str], overwrite: bool = Fals
                 f"{out} holds a build of other inputs or another config. Use a new --out folder, "
                 "or --overwrite to replace it."
             )
-        shutil.rmtree(build_dir.root)
+        for child in build_dir.root.iterdir():  # all but the lock this build holds
+            if child.name != BuildLock.NAME:
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     build_dir.root.mkdir(parents=True, exist_ok=True)
     write_json(previous, request)
     tmp = build_dir.config.with_name("config.yaml.tmp")
@@ -117,9 +134,16 @@ def _stage(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[...,
             if finished is not None:
                 return finished
             started = time.perf_counter()
-            result = fn(build_dir, config, *args, **kwargs)
-            result["seconds"] = round(time.perf_counter() - started, 3)
-            build_dir.mark_done(name, result)
+            fault_point(f"{name}.start")
+            try:
+                result = fn(build_dir, config, *args, **kwargs)
+                fault_point(f"{name}.end", build_dir.work)
+                result["seconds"] = round(time.perf_counter() - started, 3)
+                build_dir.mark_done(name, result)
+            except OSError as e:
+                if is_machine_error(e):
+                    raise BuildError(disk_full_message(e, build_dir.root, name)) from e
+                raise
             return result
 
         run.__name__ = fn.__name__
@@ -135,6 +159,7 @@ def discover_stage(build_dir: BuildDir, config: Config, inputs: list[str]) -> di
     found, unreadable = discover_inputs(inputs)
     pieces = split_large_inputs(found, config.ingest.split_bytes)
     write_json(build_dir.work / "inputs.json", {"inputs": [asdict(f) for f in pieces]})
+    fault_point("discover.inputs_written")
     stats = json.loads(build_dir.stats.read_text()) if build_dir.stats.is_file() else {}
     stats["unreadable"] = [asdict(u) for u in unreadable]
     write_json(build_dir.stats, stats)
@@ -144,7 +169,7 @@ def discover_stage(build_dir: BuildDir, config: Config, inputs: list[str]) -> di
 @_stage("annotate")
 def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | None = None) -> dict[str, Any]:
     """Read, clean and filter every input file (one part per file or piece of a large file, in parallel)."""
-    from pipeline.annotate import Annotator, annotate_file, annotate_in_worker, init_worker
+    from pipeline.annotate import Annotator, annotate_file, annotate_in_worker, init_worker, record_failed_piece
 
     build_dir.annotate.mkdir(parents=True, exist_ok=True)
     inputs = build_dir.inputs()
@@ -156,25 +181,42 @@ def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | Non
     if progress:
         progress("annotate files", done, len(inputs))
     workers = min(config.ingest.workers, len(todo))
+
+    def finished(index: int, result: dict[str, Any]) -> None:
+        nonlocal done
+        results.append(result)
+        done += 1
+        if progress:
+            progress("annotate files", done, len(inputs))
+
     if workers <= 1:
         annotator = Annotator(config) if todo else None
-        for item, part in todo:
-            results.append(annotate_file(annotator, item, config, part))
-            done += 1
-            if progress:
-                progress("annotate files", done, len(inputs))
+        failures = []
+        for index, (item, part) in enumerate(todo):
+            for attempt in range(2):  # a piece that raises is tried once more, as in run_pieces
+                try:
+                    finished(index, annotate_file(annotator, item, config, part))
+                    break
+                except Exception as e:
+                    if is_machine_error(e):
+                        raise
+                    if attempt:
+                        failures.append((index, f"{type(e).__name__}: {e}"[:500]))
     else:
-        # spawn, not fork: Prefect and torch keep threads that a forked child would inherit half-locked.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=init_worker,
-                                 initargs=(config.model_dump_json(),)) as pool:
-            futures = [pool.submit(annotate_in_worker, item, str(part)) for item, part in todo]
-            for future in as_completed(futures):
-                results.append(future.result())
-                done += 1
-                if progress:
-                    progress("annotate files", done, len(inputs))
+        failures = [(f.index, f.error) for f in run_pieces(
+            [(item, str(part)) for item, part in todo], annotate_in_worker, workers, finished,
+            initializer=init_worker, initargs=(config.model_dump_json(),))]
+    for index, error in failures:  # the piece's file is listed as unreadable; the build goes on
+        item, part = todo[index]
+        finished(index, record_failed_piece(item, part, error))
     stats = json.loads(build_dir.stats.read_text()) if build_dir.stats.is_file() else {}
     stats["inputs"] = per_file(results)
+    listed = {(u["path"], u["reason"]) for u in stats.setdefault("unreadable", [])}
+    for result in sorted(results, key=lambda r: (r["relative"], r.get("start", 0))):
+        entry = {"path": result["path"] if not result.get("start") else f"{result['path']} (from byte {result['start']})",
+                 "reason": f"worker_failed: {result['error']}"} if result.get("error") else None
+        if entry and (entry["path"], entry["reason"]) not in listed:
+            stats["unreadable"].append(entry)
     write_json(build_dir.stats, stats)
     return {key: sum(r[key] for r in results) for key in ("documents", "invalid", "survivors")}
 
@@ -273,7 +315,18 @@ def _has_kept_text(parts: list[Path]) -> bool:
 
 def build(inputs: list[str], out: Path, config: Config, progress: Progress | None = None,
           overwrite: bool = False) -> dict[str, Any]:
-    """Run every stage in order; return each stage's result."""
+    """Run every stage in order; return each stage's result. Holds OUT's lock throughout."""
+    try:
+        lock = BuildLock(Path(out)).__enter__()
+    except BuildLocked as e:
+        raise BuildError(str(e)) from None
+    try:
+        return _build(inputs, out, config, progress, overwrite)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _build(inputs: list[str], out: Path, config: Config, progress: Progress | None, overwrite: bool) -> dict[str, Any]:
     build_dir = prepare(out, config, inputs, overwrite=overwrite)
     results = {"discover": discover_stage(build_dir, config, inputs)}
     results["annotate"] = annotate_stage(build_dir, config, progress)

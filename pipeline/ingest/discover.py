@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -96,6 +97,40 @@ def discover_inputs(arguments: list[str]) -> tuple[list[InputFile], list[Unreada
                 inputs[key] = InputFile(path=key, relative=relative, format=fmt, bytes=_size(file))
     ordered = sorted(inputs.values(), key=lambda f: (f.relative, f.path))
     return ordered, unreadable
+
+
+class InputError(ValueError):
+    """The build's inputs cannot be used at all; the message names the path and what to do."""
+
+
+def check_inputs(arguments: list[str]) -> None:
+    """Refuse, before any work, inputs that cannot make a build: a path that does not exist, a glob
+    that matches nothing, a folder or file that cannot be read, or no readable input at all."""
+    if not arguments:
+        raise InputError("no input given: name files, folders or globs to build from")
+    for argument in arguments:
+        if glob.has_magic(argument):
+            if not glob.glob(argument, recursive=True):
+                raise InputError(f"{argument}: the pattern matches no file (check the path, and quote it so the "
+                                 "shell does not expand it)")
+            continue
+        path = Path(argument)
+        if not path.exists():
+            raise InputError(f"{argument}: no such file or folder (check the path)")
+        try:
+            if path.is_dir():
+                for _ in os.scandir(path):
+                    break
+            else:
+                with open(path, "rb") as f:
+                    f.read(1)
+        except OSError as e:
+            raise InputError(f"{argument}: cannot be read ({e.strerror}): check its permissions") from None
+    found, unreadable = discover_inputs(arguments)
+    if not found:
+        skipped = "; ".join(f"{u.path}: {u.reason}" for u in unreadable[:3])
+        raise InputError(f"no input gristmill can read in {', '.join(arguments)}"
+                         + (f" ({len(unreadable)} other file(s), e.g. {skipped})" if unreadable else " (empty)"))
 
 
 def split_large_inputs(inputs: list[InputFile], piece_bytes: int | None) -> list[InputFile]:

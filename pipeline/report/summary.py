@@ -158,6 +158,8 @@ def tokenizer(manifest: dict[str, Any] | None, stats: dict[str, Any]) -> dict[st
 def timings(stats: dict[str, Any]) -> dict[str, Any]:
     stages = []
     for name, entry in (stats.get("stages") or {}).items():
+        if name == "report":  # the report cannot time itself; a report rerun after a kill would list it
+            continue
         entry = entry if isinstance(entry, dict) else {"seconds": entry}
         seconds = plain(entry.get("seconds"))
         details = {k: v for k, v in plain(entry).items() if k != "seconds"}

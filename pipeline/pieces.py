@@ -1,0 +1,108 @@
+"""Run independent pieces of work in worker processes so that a piece that crashes loses only itself.
+
+A piece whose worker raises is retried once; a piece that fails twice is reported as failed
+(the caller lists its file as unreadable, with the error) and the others go on. A worker killed
+from outside (SIGKILL, the OOM killer) breaks its whole process pool and fails every piece then
+in flight, so it is not clear which piece was at fault: after a broken pool the remaining pieces
+run each in a pool of its own, where a death is the piece's own. Errors of the machine rather
+than of the piece (a full disk, a read-only folder) are raised, not retried: the build must stop
+and say so.
+
+`run_pieces` is shared by every stage with parallel pieces (annotate today).
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+ATTEMPTS = 2  # the first try and one retry
+MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+@dataclass(frozen=True)
+class PieceFailure:
+    index: int
+    error: str  # "<ExceptionType>: message", or how the worker died
+
+
+def is_machine_error(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in MACHINE_ERRNOS
+
+
+def run_pieces(
+    pieces: Sequence[tuple[Any, ...]],
+    task: Callable[..., Any],
+    workers: int,
+    on_result: Callable[[int, Any], None],
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> list[PieceFailure]:
+    """Call `task(*pieces[i])` for every i in `workers` spawned processes; `on_result(i, result)`
+    as each finishes (in completion order). Returns the pieces that failed twice."""
+    # spawn, not fork: Prefect and torch keep threads that a forked child would inherit half-locked.
+    def pool(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(size, mp_context=get_context("spawn"), initializer=initializer, initargs=initargs)
+
+    attempts = [0] * len(pieces)
+    errors: dict[int, str] = {}
+    done: set[int] = set()
+    pending = list(range(len(pieces)))
+    isolate = False
+
+    def settle(i: int, future: Future) -> bool:
+        """Record one try of piece i; True when the pool it ran in broke."""
+        outcome = _outcome(future)
+        if outcome is None:
+            done.add(i)
+            on_result(i, future.result())
+            return False
+        errors[i] = "worker process died (killed, or out of memory)" if outcome == "broken" else outcome
+        if outcome != "broken" or isolate:  # in a shared pool, a death is not surely this piece's
+            attempts[i] += 1
+        return outcome == "broken"
+
+    lock = threading.Lock()  # isolated pieces settle from several threads
+
+    def alone(i: int) -> None:
+        with pool(1) as own:
+            future = _wait(own.submit(task, *pieces[i]))
+        with lock:
+            settle(i, future)
+
+    while pending:
+        if not isolate:
+            with pool(workers) as shared:
+                futures = {shared.submit(task, *pieces[i]): i for i in pending}
+                broke = [settle(futures[f], f) for f in as_completed(futures)]
+            isolate = any(broke)
+        else:  # find the culprit: one pool per piece, `workers` pieces at a time
+            with ThreadPoolExecutor(workers) as threads:
+                for future in as_completed([threads.submit(alone, i) for i in pending]):
+                    future.result()
+        pending = [i for i in pending if i not in done and attempts[i] < ATTEMPTS]
+    return [PieceFailure(i, errors[i]) for i in range(len(pieces)) if i not in done]
+
+
+def _wait(future: Future) -> Future:
+    future.exception()  # blocks until the piece ends, however it ends
+    return future
+
+
+def _outcome(future: Future) -> str | None:
+    """None when the piece succeeded, 'broken' when its pool died, else the error; a machine
+    error is raised at once."""
+    error = future.exception()
+    if error is None:
+        return None
+    if isinstance(error, BrokenProcessPool):
+        return "broken"
+    if is_machine_error(error):
+        raise error
+    return f"{type(error).__name__}: {error}"[:500]
