@@ -137,7 +137,7 @@ def _stage(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[...,
             fault_point(f"{name}.start")
             try:
                 result = fn(build_dir, config, *args, **kwargs)
-                fault_point(f"{name}.end", build_dir.work)
+                fault_point(f"{name}.end", build_dir.stages / f"{name}.json")
                 result["seconds"] = round(time.perf_counter() - started, 3)
                 build_dir.mark_done(name, result)
             except OSError as e:

@@ -3,8 +3,9 @@
 A piece whose worker raises is retried once; a piece that fails twice is reported as failed
 (the caller lists its file as unreadable, with the error) and the others go on. A worker killed
 from outside (SIGKILL, the OOM killer) breaks its whole process pool and fails every piece then
-in flight, so it is not clear which piece was at fault: after a broken pool the remaining pieces
-run each in a pool of its own, where a death is the piece's own. Errors of the machine rather
+in flight, so it is not clear which piece was at fault: the unfinished pieces are run once more
+in a fresh pool, and if that one breaks too, one at a time in one-process pools, where a death is
+the piece's own (and counts as its try). Errors of the machine rather
 than of the piece (a full disk, a read-only folder) are raised, not retried: the build must stop
 and say so.
 
@@ -70,21 +71,38 @@ def run_pieces(
 
     lock = threading.Lock()  # isolated pieces settle from several threads
 
-    def alone(i: int) -> None:
-        with pool(1) as own:
-            future = _wait(own.submit(task, *pieces[i]))
-        with lock:
-            settle(i, future)
+    def one_at_a_time(queue: list[int]) -> None:
+        """Pieces in turn on a one-process pool of this thread's own: a death is the piece's."""
+        own = pool(1)
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    i = queue.pop(0)
+                future = _wait(own.submit(task, *pieces[i]))
+                with lock:
+                    broke = settle(i, future)
+                if broke:
+                    own.shutdown(wait=True)
+                    own = pool(1)
+        finally:
+            own.shutdown(wait=True)
 
+    shared_rounds = 0
     while pending:
         if not isolate:
+            shared_rounds += 1
             with pool(workers) as shared:
                 futures = {shared.submit(task, *pieces[i]): i for i in pending}
                 broke = [settle(futures[f], f) for f in as_completed(futures)]
-            isolate = any(broke)
-        else:  # find the culprit: one pool per piece, `workers` pieces at a time
+            # A pool that broke once is retried as it was (an OOM kill may not come back);
+            # one that broke twice is taken apart to find the culprit.
+            isolate = any(broke) and shared_rounds >= 2
+        else:
+            queue = list(pending)
             with ThreadPoolExecutor(workers) as threads:
-                for future in as_completed([threads.submit(alone, i) for i in pending]):
+                for future in [threads.submit(one_at_a_time, queue) for _ in range(min(workers, len(queue)))]:
                     future.result()
         pending = [i for i in pending if i not in done and attempts[i] < ATTEMPTS]
     return [PieceFailure(i, errors[i]) for i in range(len(pieces)) if i not in done]

@@ -59,7 +59,7 @@ class _Runner:
                  **faults: str) -> subprocess.CompletedProcess:
         if workers is not None:  # the same config with other worker counts (its sha256 then differs)
             settings = json.loads(config.read_text())
-            settings["ingest"]["workers"] = settings["dedup"]["workers"] = workers
+            settings["ingest"]["workers"] = workers
             config = config.with_name(f"{config.stem}-workers-{workers}.yaml")
             config.write_text(json.dumps(settings))
         return subprocess.run(self.command(corpus, out, config), cwd=self.cwd, env=self.env(**faults),
