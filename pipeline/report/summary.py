@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from pipeline.report.bad_input import bad_input
 from pipeline.report.ledger_view import (
     UNKNOWN_REASON,
     Ledger,
@@ -237,6 +238,7 @@ def summarize(build_dir: Path) -> dict[str, Any]:
         "funnel": funnel(ledger.rows, reasons),
         "drop_reasons": reasons,
         "inputs": {"files": files, "unreadable": unreadable, "sources": n_sources, "by_source": by_source},
+        "bad_input": bad_input(build_dir / "ledger.parquet", stats),
         "languages": languages(ledger),
         "lengths": length,
         "language_score": score_distribution(ledger, "language_score"),
