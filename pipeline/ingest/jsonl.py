@@ -82,9 +82,11 @@ def read_jsonl(
     if stream.binary:
         yield InvalidRecord(relative, relative, "binary", f"not text: {stream.binary}")
         return
+    records = 0
     try:
         for number, raw in iter_lines(stream.chunks, config.max_record_bytes, first_line):
             if raw is None:
+                records += 1
                 yield InvalidRecord(f"{relative}:{number}", relative, "too_large",
                                     f"line longer than ingest.max_record_bytes={config.max_record_bytes}")
                 continue
@@ -94,7 +96,11 @@ def read_jsonl(
                 record = InvalidRecord(f"{relative}:{number}", relative, why(e), str(e)[:300])
             if record is not None:
                 record.encoding = stream.encoding
+                records += 1
                 yield record
     except (TruncatedArchive, zlib.error, zstandard.ZstdError) as e:
         yield InvalidRecord(f"{relative}:{number + 1}", relative, "truncated_archive",
                             f"compressed stream ends early or is corrupt after line {number}: {e}")
+        return
+    if records == 0 and start == 0:  # an empty or blank file still gets its row: nothing is silently lost
+        yield InvalidRecord(relative, relative, "empty_file", f"no record in {number} line(s)")

@@ -28,7 +28,12 @@ def read_text(path: Path, relative: str, config: IngestConfig) -> Iterator[Docum
     if config.text_mode == "file":
         yield _read_whole(stream, relative, config)
         return
-    yield from _read_paragraphs(stream, relative, config)
+    records = 0
+    for record in _read_paragraphs(stream, relative, config):
+        records += 1
+        yield record
+    if records == 0:  # not one block: the file still gets its row
+        yield InvalidRecord(relative, relative, "empty_file", "no text block", stream.encoding)
 
 
 def _read_whole(stream: TextStream, relative: str, config: IngestConfig) -> Document | InvalidRecord:
