@@ -93,7 +93,10 @@ def sniff(sample: bytes, complete: bool, legacy: bool) -> Sniffed:
     if not legacy:  # UTF-8 by specification: the lines that are not say so one by one
         text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=complete)
         unreadable = text.count("\ufffd") / max(len(text), 1) + _control_share(text)
-        return Sniffed(None, binary="not UTF-8, not text" if unreadable > MAX_CONTROL_SHARE else None)
+        # One line that looks like a JSON object is enough to read the file line by line.
+        looks_like_json = any(line.lstrip().startswith("{") for line in text.splitlines())
+        binary = unreadable > MAX_CONTROL_SHARE and not looks_like_json
+        return Sniffed(None, binary="not UTF-8, not text" if binary else None)
     encoding = detect_legacy(sample)
     if encoding is None:
         return Sniffed(None, binary="no text encoding fits")
