@@ -4,7 +4,7 @@ Prefect starts a temporary API server in a subprocess when no server is configur
 20 seconds by default (counting only its sleeps). On a 2-core machine shared with other jobs it
 took longer, and builds failed before their first stage ("Timed out while attempting to connect
 to ephemeral Prefect API server"). gristmill gives it STARTUP_SECONDS unless the user set
-PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, and tries once more with twice that.
+PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, and tries once more with twice that (at least 180 s).
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def with_api_retry(call: Callable[[], T]) -> T:
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
     first = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
-    print(f"Prefect's temporary API did not start within {first} s; trying once more with {2 * max(first, 30)} s "
-          "(or run with --no-prefect)", file=sys.stderr)
+    second = 2 * max(first, STARTUP_SECONDS)
+    print(f"Prefect's temporary API did not start within {first} s; trying once more with {second} s "
+          "(or run with --no-prefect)", file=sys.stderr, flush=True)
     SubprocessASGIServer().stop()  # the slow one, so that it does not linger beside the new one
-    with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 2 * max(first, 30)}):
+    with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: second}):
         return call()

@@ -197,6 +197,8 @@ def check_build(root: Path, out: Path, files: list[FuzzFile], tally: Tally) -> N
     build([str(root)], out, config)
     tally.builds += 1
     ledger = pq.read_table(out / "ledger.parquet")
+    tally.files += len(files)
+    tally.records += ledger.num_rows
     kept = set(pq.read_table(out / "ledger.parquet", filters=[("kept", "==", True)]).column("doc_id").to_pylist())
     sources = set(ledger.column("source").to_pylist())
     assert sources == {f.name for f in files}
