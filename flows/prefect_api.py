@@ -9,16 +9,12 @@ PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, and tries once more with twice
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-STARTUP_SECONDS = 90
-TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+STARTUP_SECONDS = 90  # the default flows/__init__.py sets
 T = TypeVar("T")
-
-os.environ.setdefault(TIMEOUT_SETTING, str(STARTUP_SECONDS))
 
 
 def is_startup_timeout(error: BaseException) -> bool:

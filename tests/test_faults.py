@@ -9,7 +9,6 @@ kills land at a random moment instead. benchmarks/kill_matrix.py runs every poin
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -26,10 +25,9 @@ pytestmark = pytest.mark.slow
 
 # In pipeline order; each run of the chain resumes the last one and dies at the next point.
 KILL_CHAIN = [
-    "discover.inputs_written", "discover.stats_written", "annotate.start", "annotate.part_tmp_written",
-    "annotate.part_written", "annotate.part_tmp_written", "annotate.end", "annotate.stats_written",
-    "dedup.start", "dedup.end", "ledger.part_done", "ledger.end", "tokenizer.start", "tokenizer.end",
-    "shards.shard_written", "shards.end", "report.start", "report.end", "report.stats_written",
+    "discover.inputs_written", "annotate.part_tmp_written", "annotate.part_written", "annotate.stats_written",
+    "dedup.end", "ledger.part_done", "ledger.stats_written", "tokenizer.end", "shards.shard_written",
+    "shards.stats_written", "report.end",
 ]
 
 
@@ -52,7 +50,7 @@ def reference(corpus, config, tmp_path_factory) -> Path:
     return out
 
 
-def test_kill_9_at_19_points_across_every_stage_then_rerun_gives_byte_identical_output(corpus, config, reference, tmp_path):
+def test_kill_9_at_11_points_across_every_stage_then_rerun_gives_byte_identical_output(corpus, config, reference, tmp_path):
     out = tmp_path / "build"
     for point in KILL_CHAIN:
         result = run_build(corpus, out, config, GRISTMILL_KILL_AT=point)
@@ -99,7 +97,7 @@ def test_a_worker_that_always_dies_loses_only_its_file_which_is_listed_unreadabl
     assert "good-1.jsonl" not in sources and "good-2.jsonl" in sources
 
 
-@pytest.mark.parametrize("point", ["annotate.part_tmp_written", "ledger.end"])
+@pytest.mark.parametrize("point", ["annotate.part_tmp_written"])  # every stage translates ENOSPC alike (build._stage)
 def test_disk_full_names_the_folder_leaves_nothing_finished_looking_and_the_next_run_resumes(
         corpus, config, reference, tmp_path, point):
     out = tmp_path / "build"
