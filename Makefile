@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo test benchmarks clean
+.PHONY: setup demo test benchmarks clean fuzz kill-matrix
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,13 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest -q
+
+# The long fuzzing profile and every kill point on its own (minutes each; tests run short versions).
+fuzz: setup
+	$(BIN)/python benchmarks/fuzz.py
+
+kill-matrix: setup
+	$(BIN)/python benchmarks/kill_matrix.py
 
 clean:
 	rm -rf demo-out .pytest_cache

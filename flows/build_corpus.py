@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.executor import current_runner, pieces_runner
 from flows.progress import stage_progress
 from pipeline import build as stages
+from pipeline.build_lock import BuildLock, BuildLocked
 from pipeline.config import load_config
 
 # Stages record themselves in DIR/work/stages, so Prefect's own result cache is not needed.
@@ -81,6 +82,17 @@ def build_corpus(inputs: list[str], out: str, config_path: str | None = None, ov
                  progress: bool = True) -> dict[str, Any]:
     """Curate INPUTS into a build folder OUT; resumes a killed build in the same OUT."""
     config = load_config(config_path)
+    try:
+        lock = BuildLock(Path(out)).__enter__()  # a second build into OUT is refused while this one runs
+    except BuildLocked as e:
+        raise stages.BuildError(str(e)) from None
+    try:
+        return _stages(inputs, out, config, overwrite, progress)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _stages(inputs: list[str], out: str, config: Any, overwrite: bool, progress: bool) -> dict[str, Any]:
     stages.prepare(Path(out), config, inputs, overwrite=overwrite)
     results: dict[str, Any] = {"discover": discover(out, inputs)}
     with pieces_runner(config.executor, Path(out)):

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from flows import build_command
 from flows.progress import console
 
 app = typer.Typer(help="gristmill: raw text in, a trained and evaluated GPT out.", no_args_is_help=True,
@@ -35,27 +36,7 @@ def _check_config(path: Optional[Path]) -> None:
         _fail(f"{path}:\n{e}")
 
 
-@app.command()
-def build(
-    inputs: Annotated[list[str], typer.Argument(help="files, folders or globs (.jsonl[.gz|.zst], .txt, .parquet, save_to_disk folders)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="build folder to write (a killed build resumes in it)")],
-    config: ConfigOption = None,
-    overwrite: Annotated[bool, typer.Option(help="replace a folder built from other inputs or another config")] = False,
-    quiet: QuietOption = False,
-) -> None:
-    """Curate INPUTS into OUT: ledger, tokenizer, shards, manifest and report."""
-    from flows.build_corpus import build_corpus
-    from pipeline.build import BuildError
-
-    _check_config(config)
-    try:
-        result = build_corpus([str(i) for i in inputs], str(out), str(config) if config else None, overwrite, not quiet)
-    except BuildError as e:
-        _fail(str(e))
-    ledger = result.get("ledger", {})
-    console.print(f"[green]built[/] {out}: {result['annotate']['documents']} documents in, {ledger.get('kept')} kept; "
-                  f"{result['shards'].get('train_tokens', 0) + result['shards'].get('val_tokens', 0)} tokens in shards")
-    console.print(f"report: {out / 'report.html'}")
+app.command()(build_command.build)  # flows/build_command.py: with Prefect or without (--no-prefect)
 
 
 @app.command()

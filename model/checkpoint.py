@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.gpt import GPT, GPTConfig
+from pipeline.faults import fault_point
 
 POINTER = "checkpoint.json"
 FOLDER = "checkpoints"
@@ -65,6 +66,7 @@ def save_checkpoint(
         torch.save(trainer_state, tmp / TRAINER_STATE)
     meta = {"step": step, "gpt_config": gpt_config.to_dict(), **(extra_meta or {})}
     (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    fault_point("checkpoint.files_written")  # tests kill -9 here: the folder is complete but not yet named
     if final.exists():  # the same step written again (a resumed run that re-saves its last step)
         shutil.rmtree(final)
     os.replace(tmp, final)

@@ -18,9 +18,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pipeline.build_lock import BuildLock, BuildLocked
 from pipeline.config import Config, dump_config, load_config
+from pipeline.faults import fault_point
 from pipeline.ingest import InputFile, discover_inputs, split_large_inputs
-from pipeline.pieces import LocalPool, Runner
+from pipeline.ingest.discover import InputError, check_inputs
+from pipeline.pieces import LocalPool, Runner, is_machine_error, run_pieces
 
 STAGES = ("discover", "annotate", "dedup", "ledger", "tokenizer", "shards", "report")
 
@@ -29,6 +32,13 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 class BuildError(RuntimeError):
     """A build that cannot go on; the message says what to do."""
+
+
+def disk_full_message(error: OSError, root: Path, stage: str) -> str:
+    folder = Path(error.filename).parent if error.filename else root
+    return (f"{error.strerror or 'no space left on device'} while writing {folder} (stage {stage}): free space there "
+            f"(or build into another --out), then run the same command again: the build resumes where it stopped, "
+            "and nothing half-written is taken for finished")
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -59,10 +69,12 @@ class BuildDir:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def mark_done(self, stage: str, result: dict[str, Any]) -> None:
-        write_json(self.stages / f"{stage}.json", result)
+        # The statistics first, the marker last: a build killed between the two redoes the stage.
         stats = json.loads(self.stats.read_text()) if self.stats.is_file() else {}
         stats.setdefault("stages", {})[stage] = result
         write_json(self.stats, stats)
+        fault_point(f"{stage}.stats_written")
+        write_json(self.stages / f"{stage}.json", result)
 
     def forget_from(self, stage: str) -> None:
         """Invalidate a stage and every later one (their inputs are about to change)."""
@@ -83,6 +95,10 @@ class BuildDir:
 
 def prepare(out: Path, config: Config, inputs: list[str], overwrite: bool = False) -> BuildDir:
     """Create or reopen DIR. A folder built with another config or inputs is refused, not mixed."""
+    try:
+        check_inputs(inputs)
+    except InputError as e:
+        raise BuildError(str(e)) from None
     build_dir = BuildDir(out)
     previous = build_dir.work / "request.json"
     request = {"inputs": [str(Path(p)) for p in inputs], "config_sha256": config.sha256()}
@@ -92,7 +108,9 @@ def prepare(out: Path, config: Config, inputs: list[str], overwrite: bool = Fals
                 f"{out} holds a build of other inputs or another config. Use a new --out folder, "
                 "or --overwrite to replace it."
             )
-        shutil.rmtree(build_dir.root)
+        for child in build_dir.root.iterdir():  # all but the lock this build holds
+            if child.name != BuildLock.NAME:
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     build_dir.root.mkdir(parents=True, exist_ok=True)
     write_json(previous, request)
     tmp = build_dir.config.with_name("config.yaml.tmp")
@@ -116,9 +134,16 @@ def _stage(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[...,
             if finished is not None:
                 return finished
             started = time.perf_counter()
-            result = fn(build_dir, config, *args, **kwargs)
-            result["seconds"] = round(time.perf_counter() - started, 3)
-            build_dir.mark_done(name, result)
+            fault_point(f"{name}.start")
+            try:
+                result = fn(build_dir, config, *args, **kwargs)
+                fault_point(f"{name}.end", build_dir.stages / f"{name}.json")
+                result["seconds"] = round(time.perf_counter() - started, 3)
+                build_dir.mark_done(name, result)
+            except OSError as e:
+                if is_machine_error(e):
+                    raise BuildError(disk_full_message(e, build_dir.root, name)) from e
+                raise
             return result
 
         run.__name__ = fn.__name__
@@ -134,6 +159,7 @@ def discover_stage(build_dir: BuildDir, config: Config, inputs: list[str]) -> di
     found, unreadable = discover_inputs(inputs)
     pieces = split_large_inputs(found, config.ingest.split_bytes)
     write_json(build_dir.work / "inputs.json", {"inputs": [asdict(f) for f in pieces]})
+    fault_point("discover.inputs_written")
     stats = json.loads(build_dir.stats.read_text()) if build_dir.stats.is_file() else {}
     stats["unreadable"] = [asdict(u) for u in unreadable]
     write_json(build_dir.stats, stats)
@@ -144,7 +170,8 @@ def discover_stage(build_dir: BuildDir, config: Config, inputs: list[str]) -> di
 def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | None = None,
                    runner: Runner | None = None) -> dict[str, Any]:
     """Read, clean and filter every input file (one part per file or piece of a large file, in parallel)."""
-    from pipeline.annotate import annotate_piece
+    from pipeline.annotate import (Annotator, annotate_file, annotate_in_worker, annotate_piece, init_worker,
+                                   record_failed_piece)
 
     build_dir.annotate.mkdir(parents=True, exist_ok=True)
     inputs = build_dir.inputs()
@@ -155,12 +182,47 @@ def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | Non
     done = len(results)
     if progress:
         progress("annotate files", done, len(inputs))
-    runner = runner or LocalPool(config.ingest.workers)
-    config_json = config.model_dump_json()
-    results += runner(annotate_piece, [(item, str(part), config_json) for item, part in todo],
-                      (lambda n: progress("annotate files", done + n, len(inputs))) if progress else None)
+    workers = min(config.ingest.workers, len(todo))
+
+    def finished(index: int, result: dict[str, Any]) -> None:
+        nonlocal done
+        results.append(result)
+        done += 1
+        if progress:
+            progress("annotate files", done, len(inputs))
+
+    failures: list[tuple[int, str]] = []
+    if runner is not None:  # pieces elsewhere (executor.kind: dask); annotate_piece retries and lists them itself
+        config_json = config.model_dump_json()
+        results += runner(annotate_piece, [(item, str(part), config_json) for item, part in todo],
+                          (lambda n: progress("annotate files", done + n, len(inputs))) if progress else None)
+    elif workers <= 1:
+        annotator = Annotator(config) if todo else None
+        for index, (item, part) in enumerate(todo):
+            for attempt in range(2):  # a piece that raises is tried once more, as in run_pieces
+                try:
+                    finished(index, annotate_file(annotator, item, config, part))
+                    break
+                except Exception as e:
+                    if is_machine_error(e):
+                        raise
+                    if attempt:
+                        failures.append((index, f"{type(e).__name__}: {e}"[:500]))
+    else:
+        failures = [(f.index, f.error) for f in run_pieces(
+            [(item, str(part)) for item, part in todo], annotate_in_worker, workers, finished,
+            initializer=init_worker, initargs=(config.model_dump_json(),))]
+    for index, error in failures:  # the piece's file is listed as unreadable; the build goes on
+        item, part = todo[index]
+        finished(index, record_failed_piece(item, part, error))
     stats = json.loads(build_dir.stats.read_text()) if build_dir.stats.is_file() else {}
     stats["inputs"] = per_file(results)
+    listed = {(u["path"], u["reason"]) for u in stats.setdefault("unreadable", [])}
+    for result in sorted(results, key=lambda r: (r["relative"], r.get("start", 0))):
+        entry = {"path": result["path"] if not result.get("start") else f"{result['path']} (from byte {result['start']})",
+                 "reason": f"worker_failed: {result['error']}"} if result.get("error") else None
+        if entry and (entry["path"], entry["reason"]) not in listed:
+            stats["unreadable"].append(entry)
     write_json(build_dir.stats, stats)
     return {key: sum(r[key] for r in results) for key in ("documents", "invalid", "survivors")}
 
@@ -173,8 +235,8 @@ def per_file(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             files[result["path"]] = {key: value for key, value in result.items() if key != "start"}
             continue
         merged = files[result["path"]]
-        for key in ("bytes", "documents", "invalid", "survivors"):
-            merged[key] += result[key]
+        for key in ("bytes", "documents", "invalid", "survivors", "surrogates_replaced"):
+            merged[key] = merged.get(key, 0) + result.get(key, 0)
         merged["seconds"] = round(merged["seconds"] + result["seconds"], 3)
     return list(files.values())
 
@@ -259,7 +321,18 @@ def _has_kept_text(parts: list[Path]) -> bool:
 
 def build(inputs: list[str], out: Path, config: Config, progress: Progress | None = None,
           overwrite: bool = False) -> dict[str, Any]:
-    """Run every stage in order; return each stage's result."""
+    """Run every stage in order; return each stage's result. Holds OUT's lock throughout."""
+    try:
+        lock = BuildLock(Path(out)).__enter__()
+    except BuildLocked as e:
+        raise BuildError(str(e)) from None
+    try:
+        return _build(inputs, out, config, progress, overwrite)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _build(inputs: list[str], out: Path, config: Config, progress: Progress | None, overwrite: bool) -> dict[str, Any]:
     build_dir = prepare(out, config, inputs, overwrite=overwrite)
     results = {"discover": discover_stage(build_dir, config, inputs)}
     results["annotate"] = annotate_stage(build_dir, config, progress)

@@ -34,6 +34,7 @@ class Document:
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)
+    encoding: str | None = None  # the input's encoding when it was transcoded; None for UTF-8
 
 
 @dataclass
@@ -44,6 +45,7 @@ class InvalidRecord:
     source: str
     reason: str  # without the "invalid:" prefix, e.g. "utf8", "json", "truncated_gzip"
     detail: str = ""
+    encoding: str | None = None  # as on Document
 
 
 # A filter says keep (True) or why not: (False, "reason").

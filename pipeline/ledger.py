@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import Config
+from pipeline.faults import fault_point
 from pipeline.ledger_schema import LEDGER_SCHEMA
 from pipeline.parquet_stream import open_parquet
 
@@ -66,6 +67,7 @@ def write_ledger(build_dir: BuildDir, config: Config) -> dict[str, Any]:
             if kept_writer is not None:
                 kept_writer.close()
                 os.replace(kept_tmp, kept_path)
+            fault_point("ledger.part_done")
     os.replace(tmp, build_dir.ledger)
     return {"kept": kept_total, "dropped": sum(reasons.values()), "reasons": dict(sorted(reasons.items()))}
 

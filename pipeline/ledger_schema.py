@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-LEDGER_SCHEMA_VERSION = 1
+LEDGER_SCHEMA_VERSION = 2
 
 # (name, type, nullable, meaning) in the column order of ledger.parquet.
 _FIELDS: list[tuple[str, pa.DataType, bool, str]] = [
@@ -34,6 +34,7 @@ _FIELDS: list[tuple[str, pa.DataType, bool, str]] = [
     ("n_chars", pa.int64(), False, "characters of the cleaned text (of the raw text when dropped before cleaning)"),
     ("split", pa.string(), True, "'train' or 'val' for kept documents; a duplicate gets the split of its kept copy; null otherwise"),
     ("metadata", pa.string(), True, "the input record's other fields (besides id and text) as JSON; null when none"),
+    ("encoding", pa.string(), True, "the encoding the input was transcoded from (e.g. cp1252, utf-16-le); null for UTF-8"),
 ]
 
 LEDGER_SCHEMA: pa.Schema = pa.schema(

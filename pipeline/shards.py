@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from pipeline.config import ShardsConfig
 from pipeline.encode_pieces import encode_piece, plan_pieces, read_piece
 from pipeline.pieces import LocalPool, Runner
+from pipeline.faults import fault_point
 from pipeline.shard_schema import SCHEMA_VERSION
 from pipeline.tokenizer import EOT_TOKEN, PAD_TOKEN, file_sha256, is_validation_doc, load_tokenizer
 
@@ -244,6 +245,7 @@ class Packing:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
             writer.write_batch(pa.record_batch([column], schema=schema))
         os.replace(tmp, path)
+        fault_point("shards.shard_written")
         provenance_path = self.out_dir / "provenance" / f"{self.split}-{index:05d}.parquet"
         write_parquet_atomic(self._provenance(window_start, window_end), provenance_path)
         root = self.out_dir.parent

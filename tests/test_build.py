@@ -58,7 +58,8 @@ def test_broken_inputs_end_in_the_ledger_or_report_while_good_documents_come_thr
     assert rows["fine-1"]["kept"]
     assert rows["broken.jsonl:2"]["drop_reason"] == "invalid:json"
     assert rows["broken.jsonl:3"]["drop_reason"] == "invalid:utf8"
-    assert rows["latin1.txt"]["drop_reason"] == "invalid:utf8"
+    assert rows["latin1.txt"]["encoding"] is not None  # transcoded, not quarantined
+    assert rows["latin1.txt"]["first_line"] == "Caf\u00e9 au lait, d\u00e9j\u00e0 vu."
     truncated = [r for r in rows.values() if r["source"] == "truncated.jsonl.gz"]
     assert truncated[-1]["drop_reason"] == "invalid:truncated_archive"
     assert any(r["kept"] for r in truncated[:-1])

@@ -73,10 +73,10 @@ def test_text_file_and_paragraph_modes(tmp_path):
     assert records[0].text == "First para\nline two"
 
 
-def test_undecodable_text_file(tmp_path):
-    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 latin-1")
+def test_a_text_file_in_a_legacy_encoding_is_transcoded(tmp_path):
+    (tmp_path / "latin.txt").write_bytes(b"caf\xe9 latin-1")
     records, _ = read_all([tmp_path])
-    assert isinstance(records[0], InvalidRecord) and records[0].reason == "utf8"
+    assert records[0].text == "caf\u00e9 latin-1" and records[0].encoding is not None
 
 
 def test_parquet_and_hf_disk(tmp_path):

@@ -12,7 +12,6 @@ from pipeline.config import Config
 from pipeline.documents import Document, DocumentFilter, FilterResult
 from pipeline.filters.language import LanguageFilter, LanguageIdentifier
 from pipeline.filters.pii import PIIFilter
-from pipeline.filters.quality import QualityFilter
 from pipeline.filters.toxicity import ToxicityFilter, ToxicityModel
 
 __all__ = [
@@ -33,12 +32,22 @@ def build_filters(config: Config) -> list[DocumentFilter]:
     if config.language.enabled:
         filters.append(LanguageFilter(config.language))
     if config.quality.enabled:
+        from pipeline.filters.quality import QualityFilter  # spacy and datatrove: seconds to import
+
         filters.append(QualityFilter(config.quality))
     if config.toxicity.enabled:
         filters.append(ToxicityFilter(config.toxicity))
     if config.pii.enabled:
         filters.append(PIIFilter(config.pii))
     return filters
+
+
+def __getattr__(name: str) -> object:
+    if name == "QualityFilter":  # imported on first use (see build_filters)
+        from pipeline.filters.quality import QualityFilter
+
+        return QualityFilter
+    raise AttributeError(name)
 
 
 def filter_many(document_filter: DocumentFilter, docs: list[Document]) -> list[FilterResult | Exception]:

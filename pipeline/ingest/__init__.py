@@ -12,13 +12,14 @@ from pathlib import Path
 
 from pipeline.config import IngestConfig
 from pipeline.documents import Document, InvalidRecord
+from pipeline.ingest.guard import GuardCounts, guarded
 from pipeline.ingest.discover import InputFile, UnreadableFile, discover_inputs, split_large_inputs
 from pipeline.ingest.hf_disk import read_hf_disk
 from pipeline.ingest.jsonl import read_jsonl
 from pipeline.ingest.parquet import read_parquet
 from pipeline.ingest.text import read_text
 
-__all__ = ["InputFile", "UnreadableFile", "discover_inputs", "read_documents", "split_large_inputs"]
+__all__ = ["GuardCounts", "InputFile", "UnreadableFile", "discover_inputs", "read_documents", "split_large_inputs"]
 
 _READERS = {
     "jsonl": read_jsonl,
@@ -28,14 +29,13 @@ _READERS = {
 }
 
 
-def read_documents(item: InputFile, config: IngestConfig) -> Iterator[Document | InvalidRecord]:
-    """Every document of one input file, in file order; unreadable parts come out as InvalidRecords."""
+def read_documents(item: InputFile, config: IngestConfig,
+                   counts: GuardCounts | None = None) -> Iterator[Document | InvalidRecord]:
+    """Every document of one input file, in file order, with valid Unicode; unreadable parts come
+    out as InvalidRecords, whatever the reader raised (`counts` collects what the guard did)."""
     reader = _READERS[item.format]
-    try:
-        if item.start or item.end is not None:  # a piece of a large JSONL file
-            yield from read_jsonl(Path(item.path), item.relative, config, item.start, item.end, item.first_line)
-        else:
-            yield from reader(Path(item.path), item.relative, config)
-    except (OSError, ValueError, EOFError) as e:
-        # Anything a reader did not classify itself still ends in the ledger, never as a crash.
-        yield InvalidRecord(id=f"{item.relative}:unreadable", source=item.relative, reason="unreadable", detail=str(e)[:300])
+    if item.start or item.end is not None:  # a piece of a large JSONL file
+        records = read_jsonl(Path(item.path), item.relative, config, item.start, item.end, item.first_line)
+    else:
+        records = reader(Path(item.path), item.relative, config)
+    yield from guarded(records, f"{item.relative}:unreadable", item.relative, counts or GuardCounts())

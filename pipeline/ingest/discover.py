@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".json.gz")
 SPLITTABLE_SUFFIXES = (".jsonl", ".ndjson")  # uncompressed: a reader can start at any line
 SCAN_BLOCK = 8 << 20
-TEXT_SUFFIXES = (".txt",)
+TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.zst")
 PARQUET_SUFFIXES = (".parquet",)
 # Files that sit inside a `save_to_disk` folder; they are read through the folder, not one by one.
 HF_DISK_MARKERS = ("dataset_info.json", "state.json")
@@ -98,12 +99,47 @@ def discover_inputs(arguments: list[str]) -> tuple[list[InputFile], list[Unreada
     return ordered, unreadable
 
 
+class InputError(ValueError):
+    """The build's inputs cannot be used at all; the message names the path and what to do."""
+
+
+def check_inputs(arguments: list[str]) -> None:
+    """Refuse, before any work, inputs that cannot make a build: a path that does not exist, a glob
+    that matches nothing, a folder or file that cannot be read, or no readable input at all."""
+    if not arguments:
+        raise InputError("no input given: name files, folders or globs to build from")
+    for argument in arguments:
+        if glob.has_magic(argument):
+            if not glob.glob(argument, recursive=True):
+                raise InputError(f"{argument}: the pattern matches no file (check the path, and quote it so the "
+                                 "shell does not expand it)")
+            continue
+        path = Path(argument)
+        if not path.exists():
+            raise InputError(f"{argument}: no such file or folder (check the path)")
+        try:
+            if path.is_dir():
+                for _ in os.scandir(path):
+                    break
+            else:
+                with open(path, "rb") as f:
+                    f.read(1)
+        except OSError as e:
+            raise InputError(f"{argument}: cannot be read ({e.strerror}): check its permissions") from None
+    found, unreadable = discover_inputs(arguments)
+    if not found:
+        skipped = "; ".join(f"{u.path}: {u.reason}" for u in unreadable[:3])
+        raise InputError(f"no input gristmill can read in {', '.join(arguments)}"
+                         + (f" ({len(unreadable)} other file(s), e.g. {skipped})" if unreadable else " (empty)"))
+
+
 def split_large_inputs(inputs: list[InputFile], piece_bytes: int | None) -> list[InputFile]:
     """Each plain JSONL file larger than `piece_bytes` as pieces of about that size, cut after a
     newline, so that one large file is annotated by several workers; other files unchanged."""
     out: list[InputFile] = []
     for item in inputs:
-        if piece_bytes is None or item.bytes <= piece_bytes or not item.relative.lower().endswith(SPLITTABLE_SUFFIXES):
+        if (piece_bytes is None or item.bytes <= piece_bytes or not item.relative.lower().endswith(SPLITTABLE_SUFFIXES)
+                or not _plain_utf8(Path(item.path))):
             out.append(item)
         else:
             try:
@@ -111,6 +147,20 @@ def split_large_inputs(inputs: list[InputFile], piece_bytes: int | None) -> list
             except OSError:
                 out.append(item)  # read whole, its reader then records why it cannot be read
     return out
+
+
+def _plain_utf8(path: Path) -> bool:
+    """Only a file that is neither compressed nor in another encoding can be cut at any newline."""
+    from pipeline.ingest.compression import compression_of
+    from pipeline.ingest.encoding import SNIFF_BYTES, sniff
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return False  # read whole, its reader then records why it cannot be read
+    found = sniff(head, complete=False, legacy=False)
+    return compression_of(head) is None and found.encoding is None and found.binary is None
 
 
 def _pieces(item: InputFile, piece_bytes: int) -> list[InputFile]:

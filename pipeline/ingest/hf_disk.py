@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.config import IngestConfig
 from pipeline.documents import Document, InvalidRecord
-from pipeline.ingest.records import record_to_document
+from pipeline.ingest.records import guarded_record_to_document
 
 
 def read_hf_disk(path: Path, relative: str, config: IngestConfig) -> Iterator[Document | InvalidRecord]:
@@ -25,4 +25,4 @@ def read_hf_disk(path: Path, relative: str, config: IngestConfig) -> Iterator[Do
             yield InvalidRecord(f"{label}:unreadable", relative, "no_text", f"no column '{config.text_field}'")
             continue
         for row, record in enumerate(dataset):
-            yield record_to_document(dict(record), label, row, config)
+            yield guarded_record_to_document(dict(record), label, row, config)

@@ -6,62 +6,16 @@ import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import zstandard
 
 from pipeline.config import IngestConfig
 from pipeline.documents import Document, InvalidRecord
+from pipeline.ingest.compression import TruncatedArchive, file_chunks
+from pipeline.ingest.encoding import utf8_stream
+from pipeline.ingest.guard import why
 
-CHUNK = 1 << 20
-
-
-class TruncatedArchive(Exception):
-    """The compressed stream ended before its end-of-stream marker."""
-
-
-def _gzip_chunks(raw: IO[bytes]) -> Iterator[bytes]:
-    # zlib directly rather than gzip.open: every byte decompressed before a cut is kept.
-    decompressor = zlib.decompressobj(wbits=31)
-    in_member = False
-    while compressed := raw.read(CHUNK):
-        while compressed:
-            in_member = True
-            yield decompressor.decompress(compressed)
-            compressed = b""
-            if decompressor.eof:  # a next gzip member follows (concatenated .gz files)
-                compressed = decompressor.unused_data
-                decompressor, in_member = zlib.decompressobj(wbits=31), False
-    if in_member and not decompressor.eof:
-        raise TruncatedArchive("gzip stream ends before its end marker")
-
-
-def _zstd_chunks(raw: IO[bytes]) -> Iterator[bytes]:
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    while True:
-        compressed = raw.read(CHUNK)
-        if not compressed:
-            break
-        yield decompressor.decompress(compressed)
-    if not decompressor.eof:
-        raise TruncatedArchive("zstd stream ends before its end marker")
-
-
-def file_chunks(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """The file's bytes, decompressed; for a plain file, only bytes [start, end)."""
-    name = path.name.lower()
-    with open(path, "rb") as raw:
-        if name.endswith(".gz"):
-            yield from _gzip_chunks(raw)
-        elif name.endswith((".zst", ".zstd")):
-            yield from _zstd_chunks(raw)
-        else:
-            raw.seek(start)
-            left = None if end is None else end - start
-            while chunk := raw.read(CHUNK if left is None else min(CHUNK, left)):
-                yield chunk
-                if left is not None:
-                    left -= len(chunk)
+__all__ = ["file_chunks", "iter_lines", "parse_record", "read_jsonl"]
 
 
 def iter_lines(chunks: Iterator[bytes], max_bytes: int, first_line: int = 1) -> Iterator[tuple[int, bytes | None]]:
@@ -122,15 +76,31 @@ def read_jsonl(
 ) -> Iterator[Document | InvalidRecord]:
     """The documents of a JSONL file, or of its lines from byte `start` (line `first_line`) to `end`."""
     number = first_line - 1
+    # A piece after the first starts mid-file: its head is not the file's (discover only cuts
+    # plain UTF-8 files, see split_large_inputs).
+    stream = utf8_stream(file_chunks(path, start, end), legacy=False, sniff_head=start == 0)
+    if stream.binary:
+        yield InvalidRecord(relative, relative, "binary", f"not text: {stream.binary}")
+        return
+    records = 0
     try:
-        for number, raw in iter_lines(file_chunks(path, start, end), config.max_record_bytes, first_line):
+        for number, raw in iter_lines(stream.chunks, config.max_record_bytes, first_line):
             if raw is None:
+                records += 1
                 yield InvalidRecord(f"{relative}:{number}", relative, "too_large",
                                     f"line longer than ingest.max_record_bytes={config.max_record_bytes}")
                 continue
-            record = parse_record(raw, relative, number, config)
+            try:
+                record = parse_record(raw, relative, number, config)
+            except Exception as e:  # RecursionError (deep nesting), MemoryError, ...: this line only
+                record = InvalidRecord(f"{relative}:{number}", relative, why(e), str(e)[:300])
             if record is not None:
+                record.encoding = stream.encoding
+                records += 1
                 yield record
     except (TruncatedArchive, zlib.error, zstandard.ZstdError) as e:
         yield InvalidRecord(f"{relative}:{number + 1}", relative, "truncated_archive",
                             f"compressed stream ends early or is corrupt after line {number}: {e}")
+        return
+    if records == 0 and start == 0:  # an empty or blank file still gets its row: nothing is silently lost
+        yield InvalidRecord(relative, relative, "empty_file", f"no record in {number} line(s)")

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import IngestConfig
 from pipeline.documents import Document, InvalidRecord
-from pipeline.ingest.records import record_to_document
+from pipeline.ingest.records import guarded_record_to_document
 from pipeline.parquet_stream import open_parquet
 
 
@@ -26,5 +26,5 @@ def read_parquet(path: Path, relative: str, config: IngestConfig) -> Iterator[Do
     row = 0
     for batch in parquet.iter_batches(batch_size=1024):
         for record in batch.to_pylist():
-            yield record_to_document(record, relative, row, config)
+            yield guarded_record_to_document(record, relative, row, config)
             row += 1

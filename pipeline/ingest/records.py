@@ -6,6 +6,7 @@ from typing import Any
 
 from pipeline.config import IngestConfig
 from pipeline.documents import Document, InvalidRecord
+from pipeline.ingest.guard import why
 
 
 def record_to_document(record: dict[str, Any], relative: str, row: int, config: IngestConfig) -> Document | InvalidRecord:
@@ -18,3 +19,11 @@ def record_to_document(record: dict[str, Any], relative: str, row: int, config: 
     raw_id = record.pop(config.id_field, None)
     doc_id = str(raw_id) if raw_id not in (None, "") else fallback_id
     return Document(id=doc_id, text=text, source=relative, metadata=record)
+
+
+def guarded_record_to_document(record: dict[str, Any], relative: str, row: int, config: IngestConfig) -> Document | InvalidRecord:
+    """record_to_document, with anything one row raises recorded as that row's reason."""
+    try:
+        return record_to_document(record, relative, row, config)
+    except Exception as e:
+        return InvalidRecord(f"{relative}:{row}", relative, why(e), str(e)[:300])

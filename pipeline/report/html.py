@@ -387,6 +387,20 @@ def inputs(report: dict[str, Any]) -> str:
     return body
 
 
+def bad_input(report: dict[str, Any]) -> str:
+    bad = report.get("bad_input") or {}
+    if not bad.get("files") and not bad.get("unreadable_files"):
+        return ""
+    body = (f'<p class="muted">{num(bad["quarantined"])} records quarantined, {num(bad["transcoded"])} documents '
+            f'transcoded to UTF-8, {num(bad["surrogates_replaced"])} lone surrogates replaced with U+FFFD, '
+            f'{num(bad["unreadable_files"])} files not read (listed under Inputs).</p>')
+    rows = [[f"<code>{esc(f['source'])}</code>",
+             "<br>".join(f"<code>{esc(r)}</code> × {num(n)}" for r, n in f["quarantined"].items()) or "–",
+             "<br>".join(f"{esc(e)} × {num(n)}" for e, n in f["encodings"].items()) or "–",
+             num(f["surrogates_replaced"])] for f in bad["files"]]
+    return body + _table(["file", "quarantined records", "transcoded from", "surrogates replaced"], rows, {3})
+
+
 def timings(report: dict[str, Any]) -> str:
     stages = report["timings"]["stages"]
     if not stages:
@@ -401,6 +415,7 @@ def timings(report: dict[str, Any]) -> str:
 SECTIONS = [  # (anchor, title, renderer) in page order; a renderer returns "" when it has nothing to show
     ("funnel", "Funnel", funnel),
     ("drops", "Drop reasons", drop_reasons),
+    ("bad", "Bad input", bad_input),
     ("distributions", "Distributions", distributions),
     ("languages", "Languages", languages),
     ("pii", "Personal information found", pii),

@@ -89,6 +89,18 @@ REPORT_SCHEMA: dict[str, Any] = {
             "by_source": _list(_object({"source": {"type": "string"}, "documents": COUNT, "kept": COUNT}),
                                "the largest sources by documents"),
         }),
+        "bad_input": _object({
+            "quarantined": {**COUNT, "description": "records dropped as invalid:<why>"},
+            "transcoded": {**COUNT, "description": "documents read from an encoding other than UTF-8"},
+            "surrogates_replaced": {**COUNT, "description": "lone surrogates replaced with U+FFFD"},
+            "unreadable_files": COUNT,
+            "files": _list(_object({
+                "source": {"type": "string"},
+                "quarantined": {"type": "object", "additionalProperties": COUNT, "description": "invalid:<why> -> records"},
+                "encodings": {"type": "object", "additionalProperties": COUNT, "description": "encoding -> documents"},
+                "surrogates_replaced": COUNT,
+            }), "input files with bad records, transcoded documents or replaced surrogates"),
+        }, "bad input, per file (pipeline/report/bad_input.py)"),
         "languages": _list(_object({"language": {"type": "string"}, "documents": COUNT, "kept": COUNT}),
                            "documents per language code ('unknown' when none was detected), largest first"),
         "lengths": _object({"all": PERCENTILES, "kept": PERCENTILES, "histogram": HISTOGRAM},

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from pipeline.report.bad_input import bad_input
 from pipeline.report.ledger_view import (
     UNKNOWN_REASON,
     Ledger,
@@ -158,6 +159,8 @@ def tokenizer(manifest: dict[str, Any] | None, stats: dict[str, Any]) -> dict[st
 def timings(stats: dict[str, Any]) -> dict[str, Any]:
     stages = []
     for name, entry in (stats.get("stages") or {}).items():
+        if name == "report":  # the report cannot time itself; a report rerun after a kill would list it
+            continue
         entry = entry if isinstance(entry, dict) else {"seconds": entry}
         seconds = plain(entry.get("seconds"))
         details = {k: v for k, v in plain(entry).items() if k != "seconds"}
@@ -235,6 +238,7 @@ def summarize(build_dir: Path) -> dict[str, Any]:
         "funnel": funnel(ledger.rows, reasons),
         "drop_reasons": reasons,
         "inputs": {"files": files, "unreadable": unreadable, "sources": n_sources, "by_source": by_source},
+        "bad_input": bad_input(build_dir / "ledger.parquet", stats),
         "languages": languages(ledger),
         "lengths": length,
         "language_score": score_distribution(ledger, "language_score"),
