@@ -6,6 +6,7 @@ Tables:
 1. Language on the UDHR dev paragraphs (55 languages x 16) and on single sentences cut from them,
    gristmill's identifier against plain langdetect (seeded), and long documents (a language's 16
    paragraphs joined, ten times over) read whole against read through the sampling windows.
+   Then languages langdetect has no profile for (benchmarks/unknown_languages.py).
 2. Toxicity: ROC-AUC and precision/recall/F1 at 0.5 for models trained here with the shipped
    recipe: held-out Davidson (a fifth, by id hash), and across sources (trained on
    Davidson+Stormfront, tested on ETHOS and Jigsaw). Then the shipped model itself, and its
@@ -324,10 +325,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-training", action="store_true", help="only evaluate the shipped toxicity model")
-    parser.add_argument("--only", choices=["language", "toxicity", "throughput"], default=None)
+    parser.add_argument("--only", choices=["language", "unknown-languages", "toxicity", "throughput"], default=None,
+                        help="one section (unknown-languages: only the languages-without-a-profile part of language)")
     args = parser.parse_args()
-    if args.only in (None, "language"):
-        bench_language(args.data)
+    if args.only in (None, "language", "unknown-languages"):
+        from unknown_languages import bench_unknown_languages  # beside this file; it imports this file's helpers
+
+        if args.only != "unknown-languages":
+            bench_language(args.data)
+        bench_unknown_languages(args.data)
     if args.only in (None, "toxicity"):
         bench_toxicity(args.data, args.skip_training)
     if args.only in (None, "throughput"):

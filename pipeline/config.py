@@ -124,7 +124,15 @@ class LanguageConfig(Section):
         "langdetect: langdetect's own seeded random walk (its exact output, 5-25x slower)",
     )
     allowed: list[str] = Field(
-        [], description="language codes to keep (langdetect codes, e.g. en, de, zh-cn); empty: label only, drop none"
+        [],
+        description="language codes to keep (langdetect codes, e.g. en, de, zh-cn, or a script-derived code: hy ka km lo my si "
+        "dv or sat chr); add 'unknown' to also keep text no known language fits; empty: label only, drop none",
+    )
+    detect_unknown: bool = Field(
+        True,
+        description="label 'unknown' (score 0) instead of a wrong language: text in a script none of the 55 languages "
+        "writes (unless the script settles its language: Armenian -> hy, Georgian -> ka, ...), and text whose "
+        "trigrams fit the best language's profile much worse than that language's own texts do",
     )
     min_score: float = Field(0.65, ge=0, le=1, description="drop a document whose language probability is below this (when allowed is set)")
     sample_chars: int = Field(500, gt=0, description="characters per window that language identification reads")

@@ -132,7 +132,9 @@ class LangdetectProfiles:
                 if normal != ch:
                     changed[code] = normal
         self.normalize_table = str.maketrans(changed)
-        self._word_rows: dict[str, list[int]] = {}
+        self.is_trigram = np.zeros(len(self.rows), dtype=bool)  # by row: is the gram a trigram?
+        self.is_trigram[[row for gram, row in self.rows.items() if len(gram) == 3]] = True
+        self._word_grams: dict[str, tuple[list[int], int]] = {}
 
     def words(self, text: str) -> list[str]:
         """The text as langdetect reads it (URLs and e-mail addresses out, characters
@@ -163,20 +165,28 @@ class LangdetectProfiles:
         return [*word, *bigrams, *map(add, bigrams, padded[2:])]
 
     def rows_of(self, text: str) -> list[int]:
-        """The table rows of the grams of `text` that the profiles know, in gram order. Words
-        repeat (Zipf), so each word's rows are remembered, up to WORD_CACHE words."""
+        """The table rows of the grams of `text` that the profiles know, in gram order."""
+        return self.grams_of(text)[0]
+
+    def grams_of(self, text: str) -> tuple[list[int], int]:
+        """The table rows of the grams of `text` that the profiles know, in gram order, and how
+        many trigrams it has in all, known or not (for the profile-fit test, language_fit.py).
+        Words repeat (Zipf), so each word's rows are remembered, up to WORD_CACHE words."""
         rows: list[int] = []
-        cache = self._word_rows
+        trigrams = 0
+        cache = self._word_grams
         for word in self.words(text):
             known = cache.get(word)
             if known is None:
+                grams = self.word_ngrams(word)
                 get = self.rows.get
-                known = [row for row in map(get, self.word_ngrams(word)) if row is not None]
+                known = ([row for row in map(get, grams) if row is not None], sum(len(gram) == 3 for gram in grams))
                 if len(cache) >= WORD_CACHE:
                     cache.clear()  # a simple bound: the cache only saves time, never changes a result
                 cache[word] = known
-            rows += known
-        return rows
+            rows += known[0]
+            trigrams += known[1]
+        return rows, trigrams
 
     @staticmethod
     def _ngrams_one_by_one(text: str) -> list[str]:
@@ -225,15 +235,22 @@ def naive_bayes_probabilities(text: str, candidates: list[str] | None = None) ->
 
 
 def naive_bayes_batch(texts: list[str], candidates: list[str] | None = None) -> list[dict[str, float]]:
-    """naive_bayes_probabilities for many texts: the numpy work runs once per batch of up to
-    BATCH_NGRAMS n-grams, which matters for tweets, where it would otherwise cost more than
-    the n-grams themselves (and the bound keeps a batch of books inside the cache)."""
+    """naive_bayes_probabilities for many texts."""
+    profiles = langdetect_profiles()
+    return naive_bayes_of_rows([profiles.rows_of(text) for text in texts], candidates)
+
+
+def naive_bayes_of_rows(rows_per_text: list[list[int]], candidates: list[str] | None = None) -> list[dict[str, float]]:
+    """naive_bayes_batch from the texts' gram rows (LangdetectProfiles.grams_of): the numpy work
+    runs once per batch of up to BATCH_NGRAMS n-grams, which matters for tweets, where it would
+    otherwise cost more than the n-grams themselves (and the bound keeps a batch of books inside
+    the cache)."""
     profiles = langdetect_profiles()
     results: list[dict[str, float]] = []
     rows: list[int] = []
     ends: list[int] = []
-    for text in texts:
-        rows += profiles.rows_of(text)
+    for text_rows in rows_per_text:
+        rows += text_rows
         ends.append(len(rows))
         if len(rows) >= BATCH_NGRAMS:
             results += _posteriors(profiles, rows, ends, candidates)

@@ -24,6 +24,11 @@ by exact naive Bayes over every n-gram of the sample (deterministic, no seed nee
    has evidence and leaves langdetect's answer otherwise.
 4. Short text. With fewer than `min_letters` letters (a CJK character counts as 3) the label is
    kept but the score is scaled down in proportion, so a two-word text never looks certain.
+5. Languages without a profile (`detect_unknown`). A text mostly in a script none of the 55
+   languages writes gets that script's language or `unknown` (language_script.py); a label must
+   be in a script that holds half the text's letters; and a label whose profile the text's
+   trigrams fit much worse than that language's own texts do becomes `unknown`
+   (language_fit.py): Kyrgyz is not Russian, Cebuano not Tagalog. `unknown` has score 0.
 """
 
 from __future__ import annotations
@@ -32,9 +37,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from pipeline.config import LanguageConfig
 from pipeline.documents import LANGUAGE, Document, FilterResult
-from pipeline.filters.langdetect_model import METHODS
+from pipeline.filters.langdetect_model import METHODS, langdetect_profiles, naive_bayes_of_rows
+from pipeline.filters.language_fit import ProfileFitTest, trigram_fits, trigram_fits_of_grams
+from pipeline.filters.language_script import label_fits_script, other_script_label, script_counts
 
 UNKNOWN = "unknown"
 CJK_WEIGHT = 3  # one Han, Kana or Hangul character carries about as much as three letters
@@ -72,6 +81,7 @@ class ScriptCounts:
     han: int = 0
     kana: int = 0
     hangul: int = 0
+    blocks: np.ndarray | None = None  # characters per Unicode script block (language_script.script_counts), None for ASCII
 
     @property
     def cjk(self) -> int:
@@ -240,13 +250,21 @@ def second_opinion(text: str, probabilities: dict[str, float], evidence: dict[st
 class LanguageIdentifier:
     """text -> (langdetect code or `unknown`, probability in [0, 1]); deterministic."""
 
-    def __init__(self, sample_chars: int = 500, sample_windows: int = 3, min_letters: int = 20, method: str = "naive_bayes"):
+    def __init__(
+        self,
+        sample_chars: int = 500,
+        sample_windows: int = 3,
+        min_letters: int = 20,
+        method: str = "naive_bayes",
+        detect_unknown: bool = True,
+    ):
         if method not in METHODS:
             raise ValueError(f"unknown language method {method!r}: use one of {', '.join(METHODS)}")
         self.sample_chars = sample_chars
         self.sample_windows = sample_windows
         self.min_letters = min_letters
         self.method = method
+        self.fit_test = ProfileFitTest() if detect_unknown else None
 
     def identify(self, text: str) -> tuple[str, float]:
         return self.identify_many([text])[0]
@@ -262,14 +280,50 @@ class LanguageIdentifier:
                 continue
             if scripts.upper > scripts.lower:
                 sample = sample.lower()  # langdetect ignores all-capital words
-            if scripts.cjk * 2 > scripts.letters:
+            if self.fit_test is not None:
+                scripts.blocks = script_counts(sample)
+            by_script = other_script_label(sample, scripts.letters, scripts.blocks) if self.fit_test else None
+            if by_script is not None:
+                results[i] = self._scaled((by_script, 1.0), scripts)
+            elif scripts.cjk * 2 > scripts.letters:
                 results[i] = self._scaled(self._label_cjk(sample, scripts), scripts)
             else:
                 pending.append((i, sample, scripts))
-        batch = METHODS[self.method]([sample for _, sample, _ in pending])
-        for (i, sample, scripts), probabilities in zip(pending, batch):
-            results[i] = self._scaled(self._label(sample, probabilities), scripts)
+        samples = [sample for _, sample, _ in pending]
+        grams = None
+        if self.method == "naive_bayes":  # the grams once, for naive Bayes and the fit test alike
+            profiles = langdetect_profiles()
+            grams = [profiles.grams_of(sample) for sample in samples]
+            batch = naive_bayes_of_rows([rows for rows, _ in grams])
+        else:
+            batch = METHODS[self.method](samples)
+        labelled = [self._label(sample, probabilities) for sample, probabilities in zip(samples, batch)]
+        if self.fit_test is not None:
+            labelled = self._known_only(pending, labelled, grams)
+        for (i, _, scripts), label_score in zip(pending, labelled):
+            results[i] = self._scaled(label_score, scripts)
         return results
+
+    def _known_only(
+        self,
+        pending: list[tuple[int, str, ScriptCounts]],
+        labelled: list[tuple[str, float]],
+        grams: list[tuple[list[int], int]] | None,
+    ) -> list[tuple[str, float]]:
+        """`unknown` for a label in another script than the text's letters, or whose profile the
+        text does not fit (a language langdetect has no profile for)."""
+        assert self.fit_test is not None
+        labels = [label for label, _ in labelled]
+        if grams is None:
+            fits = trigram_fits([sample for _, sample, _ in pending], labels)
+        else:
+            fits = trigram_fits_of_grams(grams, labels)
+        out = []
+        for (_, sample, scripts), (label, score), fit in zip(pending, labelled, fits):
+            if label != UNKNOWN and not (label_fits_script(label, scripts.letters, scripts.blocks) and self.fit_test.fits(label, fit)):
+                label, score = UNKNOWN, 0.0
+            out.append((label, score))
+        return out
 
     def _scaled(self, labelled: tuple[str, float], scripts: ScriptCounts) -> tuple[str, float]:
         label, score = labelled
@@ -318,7 +372,9 @@ class LanguageFilter:
     def __init__(self, config: LanguageConfig):
         self.allowed = frozenset(config.allowed)
         self.min_score = config.min_score
-        self.identifier = LanguageIdentifier(config.sample_chars, config.sample_windows, config.min_letters, config.method)
+        self.identifier = LanguageIdentifier(
+            config.sample_chars, config.sample_windows, config.min_letters, config.method, config.detect_unknown
+        )
 
     def filter(self, doc: Document) -> FilterResult:
         return self.filter_batch([doc])[0]
@@ -328,6 +384,7 @@ class LanguageFilter:
         for doc, (label, score) in zip(docs, self.identifier.identify_many([doc.text for doc in docs])):
             doc.signals["language"] = label
             doc.signals["language_score"] = score
-            keep = not self.allowed or (label in self.allowed and score >= self.min_score)
+            # `unknown` (score 0) is kept only when listed in `allowed`: then min_score cannot apply
+            keep = not self.allowed or (label in self.allowed and (score >= self.min_score or label == UNKNOWN))
             results.append(True if keep else (False, LANGUAGE))
         return results
