@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from pipeline.encoder import TokenizersEncoder, WordCacheEncoder, make_encoder
 from pipeline.parquet_stream import open_parquet
 
-PIECE_BYTES = 32_000_000  # uncompressed kept-text bytes per piece: a few seconds of work, many pieces a corpus
+PIECE_BYTES = 8_000_000  # uncompressed kept bytes per piece (a row group or a few): both cores busy from ~16 MB of text
 ENCODE_BATCH_CHARS = 2_000_000
 DOCS_SCHEMA = pa.schema([("doc_id", pa.string()), ("row", pa.int64()), ("n_tokens", pa.int64()), ("val", pa.bool_())])
 

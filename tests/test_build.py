@@ -120,6 +120,7 @@ def test_second_build_is_byte_identical(built, corpus, tmp_path):
 
 def test_rebuilding_into_a_folder_of_other_inputs_is_refused(built, tmp_path):
     out, _ = built
+    (tmp_path / "other.jsonl").write_text('{"id": "x", "text": "another input"}\n')  # readable, so the inputs check passes
     with pytest.raises(BuildError, match="--overwrite"):
         build([str(tmp_path)], out, parse_config(TINY))
 

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from pipeline.dedup.exact import normalised_words
 from pipeline.dedup.minhash import SignatureFiles, Span, shingle_hashes64
 from pipeline.parquet_stream import open_parquet
-from pipeline.pieces import Runner
+from pipeline.pieces import LocalPool, Runner
 
 ALL_PAIRS_MAX_BUCKET = 32
 VERIFY_CHUNK_PAIRS = 16_384
@@ -195,13 +195,9 @@ def candidate_pairs(band_files: list[Path], participants: np.ndarray, n_keys: in
     jobs = [(str(path), str(folder / "participants.npy"), n_keys, n_index, str(path.with_suffix(".pairs.npy")))
             for path in band_files]
     codes = np.empty(0, dtype=np.int64)
-    for path in (runner or _inline)(band_pairs_piece, jobs):
+    for path in (runner or LocalPool(1))(band_pairs_piece, jobs):
         codes = np.union1d(codes, np.load(path))
     return codes
-
-
-def _inline(fn, jobs):  # type: ignore[no-untyped-def]
-    return [fn(*job) for job in jobs]
 
 
 def estimated_jaccard(catalog: Catalog, first: np.ndarray, second: np.ndarray) -> Iterator[np.ndarray]:
