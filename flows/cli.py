@@ -41,32 +41,48 @@ app.command()(build_command.build)  # flows/build_command.py: with Prefect or wi
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", "-d", help="build folder with shards and manifest.json")],
+    data: Annotated[list[Path], typer.Option("--data", "-d", help="build folder with shards and manifest.json, or a "
+                                              "dataset root with catalog.json (all its versions); repeat for several")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run folder (resumes from its checkpoint if it has one)")],
     config: ConfigOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Train a GPT on DATA's train shards (config: --config, else the run's, else the build's)."""
+    """Train a GPT on DATA's train shards, in order (config: --config, else the run's, else the build's)."""
     from flows.train import train as train_flow
+    from pipeline.catalog import resolve_data
 
     _check_config(config)
-    if not (data / "manifest.json").is_file():
-        _fail(f"{data} has no manifest.json: run `gristmill build ... --out {data}` first")
-    result = train_flow(str(data), str(out), str(config) if config else None, not quiet)
+    try:
+        resolve_data(data)
+    except FileNotFoundError as e:
+        _fail(f"{e}; run `gristmill build ... --out DIR` first")
+    result = train_flow([str(d) for d in data], str(out), str(config) if config else None, not quiet)
     console.print(f"[green]trained[/] {out}: {json.dumps(result, default=str)[:400]}")
 
 
-@app.command("eval")
+eval_app = typer.Typer(help="Evaluate a run: on a build's val shards (no subcommand), or on a task.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback(invoke_without_command=True)
 def evaluate(
-    run: Annotated[Path, typer.Option("--run", "-r", help="run folder with a checkpoint")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="build folder whose val shards to evaluate on")],
+    ctx: typer.Context,
+    run: Annotated[Optional[Path], typer.Option("--run", "-r", help="run folder with a checkpoint")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option("--data", "-d", help="build folder (or dataset root) whose val shards "
+                                                        "to evaluate on; repeat for several")] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Validation loss, perplexity, bits per byte and the unigram baseline → RUN/eval.json."""
+    """Validation loss, perplexity, bits per byte and the unigram baseline → RUN/eval.json
+    (an MLM run: masked-token loss and accuracy). Subcommands score tasks: classify, generate, fewshot."""
     from flows.train import evaluate as evaluate_flow
 
-    result = evaluate_flow(str(run), str(data), not quiet)
-    keys = ("val_loss", "perplexity", "bits_per_byte", "unigram_perplexity")
+    if ctx.invoked_subcommand is not None:
+        return
+    if run is None or not data:
+        _fail("give --run RUN --data BUILD, or a task: `gristmill eval classify|generate|fewshot --help`")
+
+    result = evaluate_flow(str(run), [str(d) for d in data], not quiet)
+    keys = ("val_loss", "perplexity", "bits_per_byte", "unigram_perplexity", "masked_loss", "masked_accuracy")
     console.print(" ".join(f"{k}={result[k]:.4f}" for k in keys if k in result))
 
 
@@ -132,21 +148,6 @@ def demo(
     console.print(f"[bold]report:[/] {summary['report']}")
 
 
-@app.command()
-def serve(
-    inputs: Annotated[list[str], typer.Argument(help="files, folders or globs to build on each run")],
-    out_root: Annotated[Path, typer.Option("--out-root", help="each run builds into OUT_ROOT/<UTC time>")],
-    cron: Annotated[str, typer.Option(help="schedule, cron syntax")] = "0 3 * * *",
-    config: ConfigOption = None,
-    train_on_fresh: Annotated[bool, typer.Option(help="train a model on each fresh build")] = False,
-) -> None:
-    """Serve a scheduled, incremental build (Prefect deployment) until interrupted."""
-    from flows.deployments import serve_scheduled_build
-
-    _check_config(config)
-    serve_scheduled_build([str(i) for i in inputs], str(out_root), cron, str(config) if config else None, train_on_fresh)
-
-
 @config_app.command("show")
 def config_show() -> None:
     """Print the default config, each key with a comment."""
@@ -160,6 +161,15 @@ def config_validate(path: Annotated[Path, typer.Argument(help="YAML config to ch
     """Check a config file; name every unknown key and bad value."""
     _check_config(path)
     console.print(f"[green]ok[/] {path}")
+
+
+from flows.service_cli import register as _register_service  # noqa: E402  (server, serve, catalog)
+
+_register_service(app)
+
+from flows.finetune import register as register_finetune  # noqa: E402 (finetune, eval tasks, merge-lora, plan)
+
+register_finetune(app, eval_app)
 
 
 def main() -> None:

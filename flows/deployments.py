@@ -1,55 +1,65 @@
-"""Scheduled builds: fresh input files become a new build that never republishes what earlier
-builds already hold (incremental dedup), and fresh shards can trigger training.
+"""The service's three deployments, served by one long-lived process (`gristmill serve`).
 
-`gristmill serve` runs `scheduled_build` on a cron schedule with Prefect's `serve` (a long-lived
-process; no work pool or server to set up beyond what Prefect starts itself).
+    gristmill-build     publish_version on a cron schedule (or an interval)
+    gristmill-train     train_dataset, triggered by `gristmill.build.published` of this dataset
+    gristmill-evaluate  evaluate_runs, triggered by `gristmill.train.completed` of this dataset
+
+Each has a concurrency limit of one with CANCEL_NEW: builds never overlap, neither do trainings
+(Prefect's default, ENQUEUE, piles up waiting runs). A cancelled training is not lost work: the
+next one trains on every published version. Schedules need a real server
+(`gristmill server start`): Prefect's temporary API runs no scheduler.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from prefect import flow
+from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.events import DeploymentEventTrigger
 
-from flows.build_corpus import build_corpus
-from flows.train import train
-from pipeline.config import dump_config, load_config
+from flows.service import BUILD_PUBLISHED, TRAIN_COMPLETED, evaluate_runs, publish_version, train_dataset
+
+ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
 
 
 def earlier_builds(out_root: Path) -> list[str]:
     """Finished builds under out_root (those with a ledger), oldest first."""
-    return sorted(str(p.parent) for p in out_root.glob("*/ledger.parquet"))
+    return sorted(str(p.parent) for p in Path(out_root).glob("*/ledger.parquet"))
 
 
-@flow(name="scheduled_build", log_prints=True)
-def scheduled_build(inputs: list[str], out_root: str, config_path: str | None = None,
-                    train_on_fresh: bool = False) -> dict[str, Any]:
-    """Build INPUTS into OUT_ROOT/<UTC time>, deduplicated against every earlier build there."""
-    root = Path(out_root)
-    root.mkdir(parents=True, exist_ok=True)
-    config = load_config(config_path)
-    config.dedup.against = sorted(set(config.dedup.against) | set(earlier_builds(root)))
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = root / stamp
-    resolved = root / f".{stamp}.config.yaml"
-    resolved.write_text(dump_config(config))
-    result = build_corpus(inputs, str(out), config_path=str(resolved), progress=False)
-    kept = result.get("ledger", {}).get("kept", 0)
-    if train_on_fresh and kept and (out / "manifest.json").is_file():
-        result["train"] = train(str(out), str(root / f"{stamp}-run"), config_path=str(resolved), progress=False)
-    return result
+def service_deployments(inputs: list[str], out_root: str, cron: str | None, config_path: str | None = None,
+                        train_on_fresh: bool = False, continue_training: bool = True,
+                        interval_seconds: float | None = None) -> list:
+    root = str(Path(out_root).resolve())
+    schedule = {"interval": timedelta(seconds=interval_seconds)} if interval_seconds else {"cron": cron}
+    deployments = [publish_version.to_deployment(
+        name="gristmill-build", **schedule, concurrency_limit=ONE_AT_A_TIME,
+        parameters={"inputs": [str(Path(i).resolve()) for i in inputs], "out_root": root, "config_path": config_path},
+        description=f"publish the next version of {root} from the new files of {', '.join(inputs)}")]
+    if train_on_fresh:
+        deployments.append(train_dataset.to_deployment(
+            name="gristmill-train", concurrency_limit=ONE_AT_A_TIME,
+            parameters={"out_root": root, "config_path": config_path, "continue_latest": continue_training},
+            triggers=[DeploymentEventTrigger(name="fresh version", expect={BUILD_PUBLISHED},
+                                             match={"prefect.resource.id": f"gristmill.build.{root}/*"})],
+            description=f"train on every published version of {root}"))
+        deployments.append(evaluate_runs.to_deployment(
+            name="gristmill-evaluate", concurrency_limit=ONE_AT_A_TIME, parameters={"out_root": root},
+            triggers=[DeploymentEventTrigger(name="trained", expect={TRAIN_COMPLETED},
+                                             match={"prefect.resource.id": f"gristmill.run.{root}/runs/*"})],
+            description=f"evaluate the runs on {root}"))
+    return deployments
 
 
-def serve_scheduled_build(inputs: list[str], out_root: str, cron: str, config_path: str | None = None,
-                          train_on_fresh: bool = False) -> None:
-    scheduled_build.serve(
-        name="gristmill-scheduled-build",
-        cron=cron,
-        parameters={"inputs": inputs, "out_root": out_root, "config_path": config_path,
-                    "train_on_fresh": train_on_fresh},
-    )
+def serve_service(inputs: list[str], out_root: str, cron: str | None, config_path: str | None = None,
+                  train_on_fresh: bool = False, continue_training: bool = True,
+                  interval_seconds: float | None = None) -> None:
+    """Register the deployments with the API in PREFECT_API_URL and run their flows until interrupted."""
+    # pause_on_shutdown=False: a restarted service keeps its schedule (Prefect pauses it by default)
+    serve(*service_deployments(inputs, out_root, cron, config_path, train_on_fresh, continue_training,
+                               interval_seconds), pause_on_shutdown=False)
 
 
-__all__ = ["earlier_builds", "scheduled_build", "serve_scheduled_build"]
+__all__ = ["earlier_builds", "serve_service", "service_deployments"]

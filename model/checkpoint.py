@@ -4,6 +4,8 @@
     run_dir/checkpoints/step-000600/trainer.pt          optimizer, RNG states, data cursor (absent
                                                         for an imported model: it starts afresh)
     run_dir/checkpoints/step-000600/meta.json           step, GPT config, what wrote it
+    run_dir/checkpoints/step-000600/adapter.safetensors LoRA adapters (a LoRA fine-tune; meta["lora"])
+    run_dir/checkpoints/step-000600/head.safetensors    a classifier head (meta["classifier"])
     run_dir/checkpoint.json                             {"step", "path"}: the latest complete one
 
 A checkpoint folder is written under a temporary name and renamed when complete, and only then
@@ -53,7 +55,9 @@ def save_checkpoint(
     trainer_state: dict[str, Any] | None,
     keep: int = 2,
     extra_meta: dict[str, Any] | None = None,
+    extra_tensors: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
+    """Write one checkpoint folder; extra_tensors maps a file name (e.g. head.safetensors) to its tensors."""
     run_dir = Path(run_dir)
     folder = run_dir / FOLDER
     final = folder / f"step-{step:06d}"
@@ -64,6 +68,8 @@ def save_checkpoint(
     save_file(weights_of(model_state), tmp / WEIGHTS, metadata={"gpt_config": config_json, "step": str(step)})
     if trainer_state is not None:
         torch.save(trainer_state, tmp / TRAINER_STATE)
+    for name, tensors in (extra_tensors or {}).items():
+        save_file(weights_of(tensors), tmp / name)
     meta = {"step": step, "gpt_config": gpt_config.to_dict(), **(extra_meta or {})}
     (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     fault_point("checkpoint.files_written")  # tests kill -9 here: the folder is complete but not yet named
@@ -113,4 +119,9 @@ def load_model(run_dir: Path, device: str | torch.device = "cpu") -> tuple[GPT, 
     state, gpt_config, meta = read_checkpoint(path)
     model = GPT(gpt_config)
     model.load_state_dict(state)
+    if meta.get("lora"):  # a LoRA fine-tune: the base weights above plus its adapters
+        from model.lora import add_lora, load_adapters
+
+        add_lora(model, **meta["lora"])
+        load_adapters(model, path)
     return model.to(device).eval(), meta

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -67,30 +68,50 @@ def map_shard(path: Path, row_len: int) -> np.ndarray:
     return np.concatenate(views) if views else np.zeros((0, row_len), np.uint16)
 
 
-class ShardDataset:
-    """All rows of one split, addressable by a global row index (shards in manifest order)."""
+def as_data_dirs(data_dir: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One build folder or several (the versions of a dataset, oldest first)."""
+    dirs = [Path(data_dir)] if isinstance(data_dir, (str, Path)) else [Path(d) for d in data_dir]
+    if not dirs:
+        raise ValueError("no build folder given: pass at least one folder holding manifest.json")
+    return dirs
 
-    def __init__(self, data_dir: str | Path, split: str = "train", verify: Verify = "full"):
+
+class ShardDataset:
+    """All rows of one split, addressable by a global row index (shards in manifest order).
+
+    Several build folders (the versions of one dataset) read as one split: their shards follow
+    each other in the order given. They must share the tokenizer (by sha256) and the row length.
+    """
+
+    def __init__(self, data_dir: str | Path | Sequence[str | Path], split: str = "train", verify: Verify = "full"):
         if verify not in ("full", "fast", "none"):
             raise ValueError(f"verify must be 'full', 'fast' or 'none', not {verify!r}")
-        self.data_dir = Path(data_dir)
-        self.manifest = read_manifest(self.data_dir)
+        self.data_dirs = as_data_dirs(data_dir)
+        self.data_dir = self.data_dirs[0]
+        manifests = [read_manifest(d) for d in self.data_dirs]
+        self.manifest = manifests[0]
         self.split = split
         self.seq_len: int = self.manifest["seq_len"]
         self.row_len: int = self.manifest["row_len"]
         tokenizer = self.manifest["tokenizer"]
+        for other_dir, other in zip(self.data_dirs[1:], manifests[1:]):
+            if other["tokenizer"]["sha256"] != tokenizer["sha256"] or other["row_len"] != self.row_len:
+                raise ShardMismatchError(
+                    f"{other_dir} has another tokenizer or row length than {self.data_dir}: build folders trained on "
+                    "together must share one tokenizer (build them with tokenizer.from) and shards.seq_len")
         self.vocab_size: int = tokenizer["vocab_size"]
         self.eot_id: int = tokenizer["eot_id"]
         self.pad_id: int = tokenizer["pad_id"]
         self.tokenizer_path = self.data_dir / tokenizer["path"]
-        self.shard_entries = [s for s in self.manifest["shards"] if s["split"] == split]
+        located = [(d, s) for d, m in zip(self.data_dirs, manifests) for s in m["shards"] if s["split"] == split]
+        self.shard_entries = [entry for _, entry in located]
         if not self.shard_entries:
             raise ValueError(f"{self.data_dir / 'manifest.json'} lists no {split!r} shards "
                              f"(splits: {sorted({s['split'] for s in self.manifest['shards']})}); "
                              "for validation rows set shards.val_fraction > 0 and rebuild")
         self.shards: list[np.ndarray] = []
-        for entry in self.shard_entries:
-            path = self.data_dir / entry["path"]
+        for folder, entry in located:
+            path = folder / entry["path"]
             verify_shard(path, entry, verify)
             rows = map_shard(path, self.row_len)
             if len(rows) != entry["rows"]:

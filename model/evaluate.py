@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from model.checkpoint import load_model, write_text_atomic
-from model.data import ShardDataset
+from model.data import ShardDataset, as_data_dirs
 from model.generate import generate, load_tokenizer_of
 
 EVAL_BATCH_ROWS = 16
@@ -99,15 +100,21 @@ def unigram_log_probs(train: ShardDataset, vocab_size: int) -> np.ndarray:
 
 
 # --- the evaluation ------------------------------------------------------------------------------------
-def evaluate(run_dir: Path, data_dir: Path, progress: bool = True, batch_rows: int = EVAL_BATCH_ROWS,
+def evaluate(run_dir: Path, data_dir: Path | Sequence[Path], progress: bool = True, batch_rows: int = EVAL_BATCH_ROWS,
              device: str | None = None) -> dict[str, Any]:
-    """Score the run's latest checkpoint on every validation row of data_dir; write run_dir/eval.json."""
-    run_dir, data_dir = Path(run_dir), Path(data_dir)
+    """Score the run's latest checkpoint on every validation row of data_dir (one build folder, or
+    several: the versions of a dataset); write run_dir/eval.json."""
+    data_dirs = as_data_dirs(data_dir)
+    run_dir, data_dir = Path(run_dir), data_dirs[0]
     started = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, meta = load_model(run_dir, device)
-    val = ShardDataset(data_dir, "val", verify="fast")
-    train = ShardDataset(data_dir, "train", verify="fast")
+    if not model.config.causal:
+        from model.mlm import evaluate_mlm
+
+        return evaluate_mlm(run_dir, data_dirs, batch_rows, str(device))
+    val = ShardDataset(data_dirs, "val", verify="fast")
+    train = ShardDataset(data_dirs, "train", verify="fast")
     vocab_size = val.vocab_size
     if model.config.vocab_size != vocab_size:
         raise ValueError(f"the model has a vocabulary of {model.config.vocab_size} and {data_dir} one of {vocab_size}: "
@@ -151,6 +158,7 @@ def evaluate(run_dir: Path, data_dir: Path, progress: bool = True, batch_rows: i
         "val_bytes": n_bytes,
         "bytes_per_token": n_bytes / tokens,
         "train_tokens": train.num_tokens,
+        "data_dirs": [str(d) for d in data_dirs],
         "samples": _samples(model, tokenizer, val, device),
         "seconds": time.perf_counter() - started,
     }

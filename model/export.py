@@ -72,6 +72,12 @@ def export_hf(run_dir: Path, to_dir: Path) -> None:
     run_dir, to_dir = Path(run_dir), Path(to_dir)
     model, meta = load_model(run_dir)
     c = model.config
+    if meta.get("lora"):
+        raise ValueError(f"{run_dir} holds LoRA adapters beside its weights: fold them in first with "
+                         f"`gristmill merge-lora --run {run_dir} --out MERGED`, then export MERGED")
+    if not c.causal:
+        raise ValueError("this is a masked language model (model.objective: mlm): GPT-2 is causal; "
+                         "only clm models export to GPT2LMHeadModel")
     if c.rope:
         raise ValueError("this model uses rotary position embeddings, which GPT-2 does not have: "
                          "train with model.rope: false to export to transformers")

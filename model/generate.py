@@ -81,6 +81,9 @@ def generate_text(run_dir: Path, prompt: str, max_new_tokens: int = 100, tempera
     from pipeline.tokenizer import EOT_TOKEN
 
     model, _ = load_model(run_dir, "cuda" if torch.cuda.is_available() else "cpu")
+    if not model.config.causal:
+        raise ValueError(f"{run_dir} is a masked language model (model.objective: mlm): it fills in [MASK] tokens "
+                         "and does not continue text")
     tokenizer = load_tokenizer_of(run_dir)
     eot = tokenizer.token_to_id(EOT_TOKEN)
     device = next(model.parameters()).device

@@ -6,7 +6,8 @@ maps one to one onto transformers' GPT2LMHeadModel (see model/export.py). Rotary
 embeddings are an option (`rope=True`); such a model has no GPT-2 counterpart.
 
 Attention goes through torch's scaled_dot_product_attention with is_causal=True and no explicit
-mask, which picks flash / memory-efficient kernels where the hardware has them. A KV cache
+mask, which picks flash / memory-efficient kernels where the hardware has them (is_causal=False when
+the config says causal=False: the MLM objective, model/mlm.py). A KV cache
 makes generation cost one token per step instead of the whole context.
 """
 
@@ -51,6 +52,7 @@ class GPTConfig:
     bias: bool = True
     rope: bool = False
     rope_base: float = 10000.0
+    causal: bool = True  # False: every token sees the whole row (the MLM objective, model/mlm.py)
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
@@ -112,6 +114,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head = config.n_head
         self.n_embd = config.n_embd
         self.dropout = config.dropout
+        self.causal = config.causal
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v in one matmul
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.c_proj.residual_projection = True  # scaled init, see GPT._init_weights
@@ -128,7 +131,7 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:
             k, v = cache.store(self.layer, k, v)
         if start == 0:
-            is_causal = True
+            is_causal = self.causal
         elif T == 1:
             is_causal = False  # one new query attends to every cached key
         else:
@@ -213,6 +216,19 @@ class GPT(nn.Module):
         With targets and gradients enabled (training) the logits are not materialised: None is returned.
         """
         B, T = idx.size()
+        x = self.hidden_states(idx, cache)
+        if targets is not None and torch.is_grad_enabled():
+            # training: the loss without the full logits tensor (see model/loss.py)
+            return None, linear_cross_entropy(x.view(B * T, -1), self.lm_head.weight, targets.reshape(-1))
+        logits = self.lm_head(x)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100)
+        return logits, loss
+
+    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The final-LayerNorm output (B, T, n_embd): what the LM head and a classifier head read."""
+        T = idx.size(1)
         start = cache.length if cache is not None else 0
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens is longer than block_size {self.config.block_size}")
@@ -224,15 +240,7 @@ class GPT(nn.Module):
             x = block(x, cache)
         if cache is not None:
             cache.length += T
-        x = self.transformer.ln_f(x)
-        if targets is not None and torch.is_grad_enabled():
-            # training: the loss without the full logits tensor (see model/loss.py)
-            return None, linear_cross_entropy(x.view(B * T, -1), self.lm_head.weight, targets.reshape(-1))
-        logits = self.lm_head(x)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100)
-        return logits, loss
+        return self.transformer.ln_f(x)
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per token (forward + backward): 6N plus attention (PaLM appendix B)."""

@@ -20,6 +20,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import torch
 from model.checkpoint import (
     latest_checkpoint, read_checkpoint, read_trainer_state, save_checkpoint, write_text_atomic,
 )
-from model.data import BatchStream, ShardDataset, read_manifest
+from model.data import BatchStream, ShardDataset, as_data_dirs, read_manifest
 from model.distributed import Distributed
 from model.evaluate import token_nll
 from model.flops import peak_flops
@@ -42,7 +43,7 @@ from pipeline.config import Config, ModelConfig, TrainConfig, dump_config, load_
 def gpt_config_for(model: ModelConfig, vocab_size: int, block_size: int) -> GPTConfig:
     n_layer, n_head, n_embd = PRESETS[model.preset] if model.preset else (model.n_layer, model.n_head, model.n_embd)
     return GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-                     dropout=model.dropout, bias=model.bias, rope=model.rope)
+                     dropout=model.dropout, bias=model.bias, rope=model.rope, causal=model.objective == "clm")
 
 
 def resolve_device(name: str, local_rank: int) -> torch.device:
@@ -106,8 +107,10 @@ def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
 
 
 class Trainer:
-    def __init__(self, data_dir: Path, run_dir: Path, config: Config, dist: Distributed, progress: bool) -> None:
-        self.data_dir, self.run_dir, self.config, self.dist = Path(data_dir), Path(run_dir), config, dist
+    def __init__(self, data_dir: Path | Sequence[Path], run_dir: Path, config: Config, dist: Distributed,
+                 progress: bool) -> None:
+        self.data_dirs = as_data_dirs(data_dir)
+        self.data_dir, self.run_dir, self.config, self.dist = self.data_dirs[0], Path(run_dir), config, dist
         self.cfg = config.train
         self.device = resolve_device(self.cfg.device, dist.local_rank)
         self.dtype = resolve_dtype(self.cfg.dtype, self.device)
@@ -121,15 +124,17 @@ class Trainer:
                          else nullcontext())
         self.manifest = read_manifest(self.data_dir)
         self.pad_id = self.manifest["tokenizer"].get("pad_id")
-        self.train_set = ShardDataset(self.data_dir, "train", verify=self.cfg.data_verify)
+        self.train_set = ShardDataset(self.data_dirs, "train", verify=self.cfg.data_verify)
         if len(self.train_set) == 0:
             raise ValueError(f"{self.data_dir} has no train rows: build with more text or a smaller shards.seq_len")
-        val_rows = self.manifest["totals"]["val_rows"]
-        self.val_set = ShardDataset(self.data_dir, "val", verify=self.cfg.data_verify) if val_rows else None
+        val_rows = sum(read_manifest(d)["totals"]["val_rows"] for d in self.data_dirs)
+        self.val_set = ShardDataset(self.data_dirs, "val", verify=self.cfg.data_verify) if val_rows else None
         self.gpt_config = gpt_config_for(config.model, self.train_set.vocab_size, self.train_set.seq_len)
+        self.mlm = None if self.gpt_config.causal else MaskedObjective(self.data_dir, self.manifest, config.seed)
         self.log = MetricsLog(self.run_dir / "metrics.jsonl") if dist.is_main else None
         self.progress = TrainProgress(self.cfg.max_steps) if progress and dist.is_main else None
         self.step = 0
+        self.init_from: dict[str, Any] | None = None
 
     # --- setup -----------------------------------------------------------------------------------
     def build(self) -> None:
@@ -137,9 +142,15 @@ class Trainer:
         model = GPT(self.gpt_config)
         checkpoint = latest_checkpoint(self.run_dir)
         trainer_state = None
+        if checkpoint is None and self.cfg.init_from:
+            model.load_state_dict(self._initial_weights(Path(self.cfg.init_from)))
         if checkpoint is not None:
             state, saved_config, meta = read_checkpoint(checkpoint)
+            if meta.get("lora"):
+                raise ValueError(f"{checkpoint} is a LoRA fine-tune: fold its adapters in with `gristmill merge-lora` "
+                                 "and train the merged run")
             trainer_state = read_trainer_state(checkpoint)
+            self.init_from = meta.get("init_from")  # a resumed continuation stays one
             if trainer_state is None:
                 # an imported model (model.export.import_hf): its shape wins, training starts at step 0
                 self.gpt_config = self._imported_config(saved_config, checkpoint)
@@ -192,6 +203,19 @@ class Trainer:
         # a resumed run replays from its checkpoint: metrics logged after it are stale
         self.log.truncate_after(self.step)
 
+    def _initial_weights(self, run: Path) -> dict[str, torch.Tensor]:
+        """train.init_from: the weights of another run's latest checkpoint; optimizer, schedule and
+        data cursor start afresh (step 0), so the run is a continuation on fresher data."""
+        checkpoint = latest_checkpoint(run)
+        if checkpoint is None:
+            raise ValueError(f"train.init_from is {run}, which holds no checkpoint: name a run folder that has trained")
+        state, saved_config, meta = read_checkpoint(checkpoint)
+        if saved_config != self.gpt_config:
+            raise ValueError(f"train.init_from {run} holds a model {saved_config} but the config asks for "
+                             f"{self.gpt_config}: use the same model config and tokenizer as that run")
+        self.init_from = {"run": str(run.resolve()), "checkpoint": str(checkpoint.resolve()), "step": meta["step"]}
+        return state
+
     def _imported_config(self, saved: GPTConfig, checkpoint: Path) -> GPTConfig:
         if saved.vocab_size != self.train_set.vocab_size:
             raise ValueError(f"{checkpoint} has a vocabulary of {saved.vocab_size} tokens and {self.data_dir} one of "
@@ -206,7 +230,9 @@ class Trainer:
         start = time.perf_counter()
         x, y = next(self.batches)
         waited = time.perf_counter() - start
-        if self.pad_id is not None:
+        if self.mlm is not None:
+            x, y = self.mlm.corrupt(x)
+        elif self.pad_id is not None:
             y = y.masked_fill(y == self.pad_id, -100)
         non_blocking = self.device.type == "cuda"
         return x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking), waited
@@ -251,7 +277,10 @@ class Trainer:
                 weight = 1.0
             ids = torch.from_numpy(self.val_set.rows(rows).astype(np.int64)).to(self.device)
             with self.autocast:
-                nll, count = token_nll(self.model, ids, self.pad_id, self.gpt_config.vocab_size)
+                if self.mlm is not None:
+                    nll, _, count = self.mlm.validation_nll(self.model, ids[:, :-1], b)
+                else:
+                    nll, count = token_nll(self.model, ids, self.pad_id, self.gpt_config.vocab_size)
             totals += weight * torch.stack([nll.double(), count.double()])
         self.model.train()
         totals = self.dist.all_reduce_sum(totals)
@@ -266,9 +295,17 @@ class Trainer:
                              "world_size": self.dist.world_size, "parallel": self.dist.parallel,
                              "train_config": self.cfg.model_dump()}
             save_checkpoint(self.run_dir, self.step, model_state, self.gpt_config, trainer_state,
-                            keep=self.cfg.keep_checkpoints, extra_meta={"data_dir": str(self.data_dir.resolve())})
+                            keep=self.cfg.keep_checkpoints, extra_meta=self.run_meta())
             plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png")
         self.dist.barrier()
+
+    def run_meta(self) -> dict[str, Any]:
+        """What a checkpoint says about how its run began: the data it read and the run it continued."""
+        meta: dict[str, Any] = {"data_dir": str(self.data_dir.resolve()),
+                                "data_dirs": [str(d.resolve()) for d in self.data_dirs]}
+        if self.init_from is not None:
+            meta["init_from"] = self.init_from
+        return meta
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -338,11 +375,38 @@ class Trainer:
             "peak_flops": self.peak_flops, "peak_flops_source": self.peak_source,
             "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
             "world_size": self.dist.world_size, "params": self.raw_model.num_params(),
-            "run_dir": str(self.run_dir),
+            "run_dir": str(self.run_dir), "data_dirs": [str(d) for d in self.data_dirs],
+            "init_from": self.init_from,
         }
         if self.dist.is_main and trained == 0:
             plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png")
         return summary
+
+
+class MaskedObjective:
+    """BERT masking of the train batches (model/mlm.py); its generator is part of the RNG state that
+    checkpoints save (it draws from torch's global generator), so a resumed run masks alike."""
+
+    def __init__(self, data_dir: Path, manifest: dict[str, Any], seed: int) -> None:
+        from model.mlm import mask_id_of, special_ids_of
+        from pipeline.tokenizer import load_tokenizer
+
+        tokenizer = load_tokenizer(data_dir / manifest["tokenizer"]["path"])
+        self.mask_id, self.special_ids = mask_id_of(tokenizer), special_ids_of(tokenizer)
+        self.vocab_size = manifest["tokenizer"]["vocab_size"]
+        self.seed = seed
+
+    def corrupt(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from model.mlm import mask_tokens
+
+        return mask_tokens(x, self.mask_id, self.vocab_size, self.special_ids)
+
+    def validation_nll(self, model: torch.nn.Module, ids: torch.Tensor, batch: int) -> tuple[torch.Tensor, ...]:
+        from model.mlm import masked_nll
+
+        # the same masks at every evaluation, so periodic validation losses are comparable
+        generator = torch.Generator().manual_seed(self.seed + batch)
+        return masked_nll(model, ids, self.mask_id, self.vocab_size, self.special_ids, generator)
 
 
 def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -356,15 +420,17 @@ def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def train(data_dir: Path, run_dir: Path, config: Config, progress: bool = True) -> dict[str, Any]:
-    """Train (or resume) the run in run_dir on the shards in data_dir; returns a summary dict."""
+def train(data_dir: Path | Sequence[Path], run_dir: Path, config: Config, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) the run in run_dir on the shards in data_dir (one build folder, or several
+    read in order); returns a summary dict."""
     with Distributed.from_env(config.train.device) as dist:
-        return Trainer(Path(data_dir), Path(run_dir), config, dist, progress).run()
+        return Trainer(data_dir, Path(run_dir), config, dist, progress).run()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="build folder holding manifest.json and shards/")
+    parser.add_argument("--data", type=Path, required=True, nargs="+",
+                        help="build folder(s) holding manifest.json and shards/ (several: read in order)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds a checkpoint)")
     parser.add_argument("--config", type=Path, default=None, help="YAML config (only the model and train sections matter)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")

@@ -274,12 +274,17 @@ def tokenizer_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
 
     build_dir.tokenizer.parent.mkdir(parents=True, exist_ok=True)
     parts = build_dir.kept_parts()
-    if not _has_kept_text(parts):
+    if config.tokenizer.from_:
+        # a build that kept nothing still gets the shared tokenizer (and empty shards): a catalog
+        # version whose documents were all duplicates of earlier versions is a valid version
+        stats = reuse_tokenizer(Path(config.tokenizer.from_), build_dir.tokenizer)
+    elif not _has_kept_text(parts):
         raise BuildError("no document survived curation, so there is nothing to train a tokenizer on: "
                          "look at report.html for the drop reasons, or relax the config")
-    # Validation documents stay unseen by the tokenizer too, so its report measures held-out text.
-    stats = train_tokenizer(parts, config.tokenizer, config.seed, build_dir.tokenizer,
-                            val_fraction=config.shards.val_fraction)
+    else:
+        # Validation documents stay unseen by the tokenizer too, so its report measures held-out text.
+        stats = train_tokenizer(parts, config.tokenizer, config.seed, build_dir.tokenizer,
+                                val_fraction=config.shards.val_fraction)
     try:
         stats["report"] = tokenizer_report(build_dir.tokenizer, parts, config, config.seed)
     except Exception as e:  # the report is a diagnostic: its failure must not sink the build
@@ -311,6 +316,24 @@ def report_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
     summary = report.get("summary", {})
     return {"path": str(build_dir.root / "report.html"), "documents_in": summary.get("documents_in"),
             "documents_kept": summary.get("documents_kept")}
+
+
+def reuse_tokenizer(source: Path, out_path: Path) -> dict[str, Any]:
+    """Copy an existing tokenizer.json (`tokenizer.from`) so this build's shards share its vocabulary."""
+    from pipeline.tokenizer import EOT_TOKEN, PAD_TOKEN, file_sha256, load_tokenizer
+
+    if source.is_dir():
+        source = BuildDir(source).tokenizer
+    if not source.is_file():
+        raise BuildError(f"tokenizer.from names {source}, which does not exist: point it at a tokenizer.json "
+                         "or a finished build folder")
+    tokenizer = load_tokenizer(source)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, out_path)
+    return {"from": str(source), "model": json.loads(tokenizer.to_str())["model"]["type"].lower(),
+            "vocab_size": tokenizer.get_vocab_size(), "eot_id": tokenizer.token_to_id(EOT_TOKEN),
+            "pad_id": tokenizer.token_to_id(PAD_TOKEN), "sha256": file_sha256(out_path)}
 
 
 def _has_kept_text(parts: list[Path]) -> bool:

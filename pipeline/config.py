@@ -182,11 +182,20 @@ class DedupConfig(Section):
 
 
 class TokenizerConfig(Section):
+    # `from` is a Python keyword: the attribute is from_, the YAML key and the schema say `from`
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, serialize_by_alias=True, validate_by_name=True)
+
     enabled: bool = Field(True, description="train a tokenizer on the kept documents")
+    from_: str | None = Field(
+        None, alias="from",
+        description="path of an existing tokenizer.json (or a build folder) to reuse instead of training one, so "
+        "several builds share one vocabulary (null: train on this build's kept documents)",
+    )
     model: Literal["bpe", "wordpiece"] = Field("bpe", description="byte-level BPE (GPT-2 style) or WordPiece")
     vocab_size: int = Field(8192, ge=300, le=1_000_000, description="vocabulary size, special tokens included")
     min_frequency: int = Field(2, ge=1, description="a merge must occur at least this often")
     sample_bytes: int = Field(200_000_000, gt=0, description="at most this many bytes of kept text train the tokenizer (deterministic sample)")
+    mask_token: bool = Field(False, description="add a [MASK] special token (on by itself when model.objective is mlm)")
 
 
 class ShardsConfig(Section):
@@ -207,6 +216,9 @@ class ModelConfig(Section):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability")
     bias: bool = Field(True, description="biases in Linear and LayerNorm layers (GPT-2: True)")
     rope: bool = Field(False, description="rotary position embeddings instead of GPT-2's learned table (no HF GPT-2 export)")
+    objective: Literal["clm", "mlm"] = Field(
+        "clm", description="clm: next-token prediction (GPT); mlm: BERT's masked tokens, no causal mask (model/mlm.py)"
+    )
 
 
 class TrainConfig(Section):
@@ -234,6 +246,10 @@ class TrainConfig(Section):
         "ddp", description="under torchrun: DDP (replicas) or FSDP2 (parameters sharded per block)"
     )
     num_threads: int = Field(0, ge=0, description="CPU threads per process (0: the cores this process may use / local processes)")
+    init_from: str | None = Field(
+        None, description="a run folder whose latest weights a new run starts from (fresh optimizer and schedule; "
+        "recorded in the run's checkpoints; null: random initialisation)",
+    )
     data_verify: Literal["full", "fast", "none"] = Field(
         "fast", description="check the shards against manifest.json before training: sha256 (full), sizes (fast), or not"
     )
@@ -263,6 +279,12 @@ class Config(Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     executor: ExecutorConfig = ExecutorConfig()
+
+    @model_validator(mode="after")
+    def _mlm_needs_a_mask_token(self) -> "Config":
+        if self.model.objective == "mlm" and not self.tokenizer.mask_token:
+            self.tokenizer.mask_token = True
+        return self
 
     def sha256(self) -> str:
         """Hash of the resolved config: the manifest records it so a build says what made it.
@@ -322,6 +344,7 @@ def commented_defaults(model: type[BaseModel] = Config, indent: int = 0) -> str:
     defaults = model()
     for name, field in model.model_fields.items():
         value = getattr(defaults, name)
+        name = field.alias or name
         if isinstance(value, BaseModel):
             out.append(f"{pad}{name}:")
             out.append(commented_defaults(type(value), indent + 2))

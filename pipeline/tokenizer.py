@@ -31,6 +31,7 @@ from pipeline.parquet_stream import open_parquet
 EOT_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
 UNK_TOKEN = "[UNK]"  # WordPiece only: byte-level BPE never needs it
+MASK_TOKEN = "[MASK]"  # only with tokenizer.mask_token (the MLM objective)
 READ_BATCH_ROWS = 1024
 REPORT_TEXT_BYTES = 8_000_000  # validation text the report encodes: enough for stable ratios
 
@@ -189,7 +190,8 @@ def _save_atomic(tokenizer: Tokenizer, out_path: Path) -> None:
 
 
 def _train_on(sample: TextSample, config: TokenizerConfig) -> Tokenizer:
-    specials = [EOT_TOKEN, PAD_TOKEN] + ([UNK_TOKEN] if config.model == "wordpiece" else [])
+    specials = ([EOT_TOKEN, PAD_TOKEN] + ([UNK_TOKEN] if config.model == "wordpiece" else [])
+                + ([MASK_TOKEN] if config.mask_token else []))
     common = dict(vocab_size=config.vocab_size, min_frequency=config.min_frequency, special_tokens=specials,
                   show_progress=False)
     if config.model == "bpe":

@@ -3,11 +3,13 @@
     python schemas/generate.py          # rewrite the files
     python schemas/generate.py --check  # exit 1 and name the stale files (what tests/test_schemas.py checks)
 
+catalog.schema.json       pipeline.catalog.CATALOG_SCHEMA (OUT_ROOT/catalog.json of `gristmill serve`)
 config.schema.json        pipeline.config.Config (pydantic)
 ledger.arrow-schema.json  pipeline.ledger_schema.LEDGER_SCHEMA (pyarrow)
 manifest.schema.json      pipeline.shard_schema.MANIFEST_SCHEMA
 report.schema.json        pipeline.report.schema.REPORT_SCHEMA
 shard.arrow-schema.json   pipeline.shard_schema.shard_schema_json()
+finetune, eval_*, generation, fewshot_task   model.task_schemas.SCHEMAS (fine-tuning and task metrics)
 """
 
 from __future__ import annotations
@@ -25,18 +27,22 @@ def _dump(data: dict) -> str:
 
 def render() -> dict[str, str]:
     """File name → the text it should hold."""
+    from pipeline.catalog import CATALOG_SCHEMA
     from pipeline.config import Config
     from pipeline.ledger_schema import ledger_schema_json
     from pipeline.report.schema import REPORT_SCHEMA
+    from model.task_schemas import SCHEMAS
     from pipeline.shard_schema import MANIFEST_SCHEMA, shard_schema_json
 
     config = {"$schema": "https://json-schema.org/draft/2020-12/schema", **Config.model_json_schema()}
     return {
+        "catalog.schema.json": _dump(CATALOG_SCHEMA),
         "config.schema.json": _dump(config),
         "ledger.arrow-schema.json": _dump(ledger_schema_json()),
         "manifest.schema.json": _dump(MANIFEST_SCHEMA),
         "report.schema.json": _dump(REPORT_SCHEMA),
         "shard.arrow-schema.json": _dump(shard_schema_json()),
+        **{name: _dump(schema) for name, schema in SCHEMAS.items()},
     }
 
 

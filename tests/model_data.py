@@ -32,14 +32,14 @@ def synthetic_documents(n_docs: int, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def make_data_dir(root: Path, n_docs: int = 300, seq_len: int = 32, vocab_size: int = 320,
-                  val_fraction: float = 0.2, seed: int = 0) -> Path:
+                  val_fraction: float = 0.2, seed: int = 0, mask_token: bool = False) -> Path:
     """root/manifest.json + root/shards/*.arrow + root/tokenizer/tokenizer.json."""
     docs = synthetic_documents(n_docs, seed)
     kept = root / "work" / "kept" / "part-00000.parquet"
     kept.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({"doc_id": [d for d, _ in docs], "text": [t for _, t in docs]}), kept)
     tokenizer = root / "tokenizer" / "tokenizer.json"
-    train_tokenizer([kept], TokenizerConfig(vocab_size=vocab_size, min_frequency=1), seed, tokenizer,
+    train_tokenizer([kept], TokenizerConfig(vocab_size=vocab_size, min_frequency=1, mask_token=mask_token), seed, tokenizer,
                     val_fraction=val_fraction)
     write_shards([kept], tokenizer, ShardsConfig(seq_len=seq_len, val_fraction=val_fraction, rows_per_shard=100),
                  seed, root, config_sha256="test")

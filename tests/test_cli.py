@@ -5,6 +5,7 @@ from flows.cli import app
 
 runner = CliRunner()
 COMMANDS = ["build", "train", "eval", "generate", "export", "import-hf", "demo", "serve", "config show",
+            "server start", "catalog list", "catalog show", "catalog prune",
             "config validate"]
 
 
