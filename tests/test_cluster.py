@@ -142,8 +142,7 @@ def test_a_worker_killed_in_the_middle_of_a_piece_has_it_rerun_elsewhere(prefect
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 busy = [worker for worker, keys in client.processing().items() if keys]
-                if busy:
-                    time.sleep(0.5)  # inside the piece: the annotator is loading or the part is being written
+                if busy:  # a chunk of pieces is on that worker now, unfinished
                     os.kill(pids[busy[0]], signal.SIGKILL)
                     killed.append(busy[0])
                     return
