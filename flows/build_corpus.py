@@ -1,4 +1,8 @@
-"""build_corpus: raw files → ledger, tokenizer, shards and report, one Prefect task per stage."""
+"""build_corpus: raw files → ledger, tokenizer, shards and report, one Prefect task per stage.
+
+With `executor.kind: dask` the stages' pieces (annotate files, signature spans, LSH bands,
+encoding pieces) are themselves Prefect tasks on a Dask cluster (flows/executor.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.executor import current_runner, pieces_runner
 from flows.progress import stage_progress
 from pipeline import build as stages
 from pipeline.build_lock import BuildLock, BuildLocked
@@ -28,20 +33,20 @@ def discover(out: str, inputs: list[str]) -> dict[str, Any]:
 def annotate(out: str, progress: bool = True) -> dict[str, Any]:
     build_dir, config, _ = stages.reopen(Path(out))
     with stage_progress(progress) as callback:
-        return stages.annotate_stage(build_dir, config, callback)
+        return stages.annotate_stage(build_dir, config, callback, current_runner())
 
 
-def _simple_task(name: str, stage_fn: Any) -> Any:
+def _simple_task(name: str, stage_fn: Any, pieces: bool = False) -> Any:
     @task(name=name, **_task)
     def run(out: str) -> dict[str, Any]:
         build_dir, config, _ = stages.reopen(Path(out))
-        return stage_fn(build_dir, config)
+        return stage_fn(build_dir, config, current_runner()) if pieces else stage_fn(build_dir, config)
 
     run.fn.__doc__ = stage_fn.__doc__
     return run
 
 
-dedup = _simple_task("dedup", stages.dedup_stage)
+dedup = _simple_task("dedup", stages.dedup_stage, pieces=True)
 
 
 def _dedup_step_task(name: str, step: str) -> Any:
@@ -56,9 +61,9 @@ def _dedup_step_task(name: str, step: str) -> Any:
             return "done"
         args = (build_dir.annotate_parts(), config.dedup, config.seed, build_dir.work / "dedup")
         if step == "signatures":
-            dedup_steps.signatures(*args)
+            dedup_steps.signatures(*args, current_runner())
         elif step == "buckets":
-            dedup_steps.buckets(*args, build_dir.dedup_index)
+            dedup_steps.buckets(*args, build_dir.dedup_index, current_runner())
         return step
 
     return run
@@ -68,7 +73,7 @@ dedup_signatures = _dedup_step_task("dedup_signatures", "signatures")
 dedup_buckets = _dedup_step_task("dedup_buckets", "buckets")
 ledger = _simple_task("ledger", stages.ledger_stage)
 tokenizer = _simple_task("tokenizer", stages.tokenizer_stage)
-shards = _simple_task("shards", stages.shards_stage)
+shards = _simple_task("shards", stages.shards_stage, pieces=True)
 report = _simple_task("report", stages.report_stage)
 
 
@@ -89,12 +94,14 @@ def build_corpus(inputs: list[str], out: str, config_path: str | None = None, ov
 
 def _stages(inputs: list[str], out: str, config: Any, overwrite: bool, progress: bool) -> dict[str, Any]:
     stages.prepare(Path(out), config, inputs, overwrite=overwrite)
-    results: dict[str, Any] = {"discover": discover(out, inputs), "annotate": annotate(out, progress)}
-    dedup_signatures(out)
-    dedup_buckets(out)
-    for name, stage_task in (("dedup", dedup), ("ledger", ledger), ("tokenizer", tokenizer), ("shards", shards),
-                             ("report", report)):
-        results[name] = stage_task(out)
+    results: dict[str, Any] = {"discover": discover(out, inputs)}
+    with pieces_runner(config.executor, Path(out)):
+        results["annotate"] = annotate(out, progress)
+        dedup_signatures(out)
+        dedup_buckets(out)
+        for name, stage_task in (("dedup", dedup), ("ledger", ledger), ("tokenizer", tokenizer), ("shards", shards),
+                                 ("report", report)):
+            results[name] = stage_task(out)
     publish_summary(out)
     return results
 

@@ -227,3 +227,38 @@ def annotate_in_worker(item: InputFile, out_path: str) -> dict[str, Any]:
     worker_fault(item.relative)
     annotator, config = _WORKER
     return annotate_file(annotator, item, config, Path(out_path))
+
+
+# -- the piece a runner calls (flows/executor.py: any process, any machine); the annotator is
+# built once per process and config, and kept across the pieces that process runs ----------------
+_ANNOTATORS: dict[str, tuple[Annotator, Config]] = {}
+
+
+def annotate_piece(item: InputFile, out_path: str, config_json: str) -> dict[str, Any]:
+    """Annotate one input file (or piece of one) into its part file; skip it when already whole.
+
+    A piece that raises is tried once more; a second failure writes an empty part whose
+    statistics carry the error (record_failed_piece), so the build goes on and lists the file
+    as unreadable, as the local pool does. A machine error (disk full) is raised.
+    """
+    stats_path = Path(out_path).with_suffix(".json")
+    if stats_path.is_file():  # a rerun chunk: this piece finished before its worker was lost
+        return json.loads(stats_path.read_text())
+    if config_json not in _ANNOTATORS:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        _ANNOTATORS.clear()
+        config = Config.model_validate_json(config_json)
+        _ANNOTATORS[config_json] = (Annotator(config), config)
+    annotator, config = _ANNOTATORS[config_json]
+    from pipeline.pieces import is_machine_error
+
+    for attempt in range(2):
+        try:
+            worker_fault(item.relative)
+            return annotate_file(annotator, item, config, Path(out_path))
+        except Exception as e:
+            if is_machine_error(e):
+                raise
+            if attempt:
+                return record_failed_piece(item, Path(out_path), f"{type(e).__name__}: {e}"[:500])
+    raise AssertionError("unreachable")

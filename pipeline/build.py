@@ -23,7 +23,7 @@ from pipeline.config import Config, dump_config, load_config
 from pipeline.faults import fault_point
 from pipeline.ingest import InputFile, discover_inputs, split_large_inputs
 from pipeline.ingest.discover import InputError, check_inputs
-from pipeline.pieces import is_machine_error, run_pieces
+from pipeline.pieces import LocalPool, Runner, is_machine_error, run_pieces
 
 STAGES = ("discover", "annotate", "dedup", "ledger", "tokenizer", "shards", "report")
 
@@ -167,9 +167,11 @@ def discover_stage(build_dir: BuildDir, config: Config, inputs: list[str]) -> di
 
 
 @_stage("annotate")
-def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | None = None) -> dict[str, Any]:
+def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | None = None,
+                   runner: Runner | None = None) -> dict[str, Any]:
     """Read, clean and filter every input file (one part per file or piece of a large file, in parallel)."""
-    from pipeline.annotate import Annotator, annotate_file, annotate_in_worker, init_worker, record_failed_piece
+    from pipeline.annotate import (Annotator, annotate_file, annotate_in_worker, annotate_piece, init_worker,
+                                   record_failed_piece)
 
     build_dir.annotate.mkdir(parents=True, exist_ok=True)
     inputs = build_dir.inputs()
@@ -189,9 +191,13 @@ def annotate_stage(build_dir: BuildDir, config: Config, progress: Progress | Non
         if progress:
             progress("annotate files", done, len(inputs))
 
-    if workers <= 1:
+    failures: list[tuple[int, str]] = []
+    if runner is not None:  # pieces elsewhere (executor.kind: dask); annotate_piece retries and lists them itself
+        config_json = config.model_dump_json()
+        results += runner(annotate_piece, [(item, str(part), config_json) for item, part in todo],
+                          (lambda n: progress("annotate files", done + n, len(inputs))) if progress else None)
+    elif workers <= 1:
         annotator = Annotator(config) if todo else None
-        failures = []
         for index, (item, part) in enumerate(todo):
             for attempt in range(2):  # a piece that raises is tried once more, as in run_pieces
                 try:
@@ -236,14 +242,14 @@ def per_file(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @_stage("dedup")
-def dedup_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
+def dedup_stage(build_dir: BuildDir, config: Config, runner: Runner | None = None) -> dict[str, Any]:
     """Exact and near duplicates among the documents that survived the filters."""
     import pyarrow.parquet as pq
 
     from pipeline.dedup import deduplicate
 
     decisions = deduplicate(build_dir.annotate_parts(), config.dedup, config.seed, build_dir.work / "dedup",
-                            build_dir.dedup_index)
+                            build_dir.dedup_index, runner)
     tmp = build_dir.work / "dedup_decisions.parquet.tmp"
     pq.write_table(decisions, tmp)
     os.replace(tmp, build_dir.work / "dedup_decisions.parquet")
@@ -296,14 +302,14 @@ def tokenizer_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
 
 
 @_stage("shards")
-def shards_stage(build_dir: BuildDir, config: Config) -> dict[str, Any]:
+def shards_stage(build_dir: BuildDir, config: Config, runner: Runner | None = None) -> dict[str, Any]:
     """Tokenize the kept documents and pack them into Arrow shards + manifest.json."""
     if not (config.shards.enabled and config.tokenizer.enabled):
         return {"skipped": True}
     from pipeline.shards import write_shards
 
     manifest = write_shards(build_dir.kept_parts(), build_dir.tokenizer, config.shards, config.seed,
-                            build_dir.root, config.sha256())
+                            build_dir.root, config.sha256(), runner)
     return dict(manifest.get("totals", {}))
 
 

@@ -283,6 +283,16 @@ class TrainConfig(Section):
     )
 
 
+class ExecutorConfig(Section):
+    kind: Literal["local", "dask"] = Field(
+        "local", description="who runs the build's parallel pieces: local (process pools on this machine, sized by "
+        "ingest/dedup/shards.workers) or dask (Prefect's DaskTaskRunner; the output is the same bytes either way)")
+    workers: int = Field(2, ge=1, description="dask: worker processes of the LocalCluster started for the build (one thread each)")
+    address: str | None = Field(
+        None, description="dask: an existing scheduler, e.g. tcp://10.0.0.5:8786 (null: start a LocalCluster on 127.0.0.1); "
+        "its workers must see the build folder at the same path")
+
+
 class Config(Section):
     seed: int = Field(1337, description="seed for every random choice: sampling, shuffles, splits, initialisation")
     ingest: IngestConfig = IngestConfig()
@@ -299,6 +309,7 @@ class Config(Section):
     documents: DocumentsConfig = DocumentsConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    executor: ExecutorConfig = ExecutorConfig()
 
     @model_validator(mode="after")
     def _mlm_needs_a_mask_token(self) -> "Config":
@@ -307,8 +318,12 @@ class Config(Section):
         return self
 
     def sha256(self) -> str:
-        """Hash of the resolved config: the manifest records it so a build says what made it."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        """Hash of the resolved config: the manifest records it so a build says what made it.
+
+        The executor is left out: where the pieces ran does not change the output, and a build
+        started on one machine may be resumed on a cluster."""
+        data = self.model_dump(mode="json", exclude={"executor"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 class ConfigError(ValueError):

@@ -9,15 +9,14 @@ text are split out first, as tokenizers does. tests/test_shards.py checks that t
 Tokenizer.encode on hard Unicode and on random code points. Other tokenizers (WordPiece, or a
 tokenizer.json with a normalizer, dropout, a template...) use tokenizers' own encode_batch_fast.
 
-Both cores: documents go in batches to a pool of worker processes, each with its own cache.
+Both cores: pipeline/encode_pieces.py cuts the kept documents into pieces that worker processes
+(or Dask workers) encode, each process with its own cache.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -117,49 +116,3 @@ def make_encoder(tokenizer_path: str | Path) -> WordCacheEncoder | TokenizersEnc
     if word_cache_supported(json.loads(tokenizer.to_str())):
         return WordCacheEncoder(tokenizer)
     return TokenizersEncoder(tokenizer)
-
-
-_worker_encoder: WordCacheEncoder | TokenizersEncoder | None = None
-
-
-def _start_worker(tokenizer_path: str) -> None:
-    global _worker_encoder
-    _worker_encoder = make_encoder(tokenizer_path)
-
-
-def _encode_in_worker(job: tuple[list[str], str]) -> tuple[np.ndarray, np.ndarray]:
-    texts, dtype = job
-    assert _worker_encoder is not None
-    return _worker_encoder.encode_batch(texts, np.dtype(dtype))
-
-
-class BatchEncoding:
-    """Encode batches of texts in order, on `workers` processes when the word cache applies.
-
-    tokenizers' own encoder already uses every core, so it runs in this process. At most
-    2 x workers batches are in flight, so memory stays bounded whatever the corpus size.
-    """
-
-    def __init__(self, tokenizer_path: Path, dtype: np.dtype, workers: int):
-        self.tokenizer_path, self.dtype = tokenizer_path, np.dtype(dtype)
-        self.encoder = make_encoder(tokenizer_path)
-        self.workers = workers if isinstance(self.encoder, WordCacheEncoder) else 1
-
-    def map(self, batches: Iterable[tuple[Any, list[str]]]) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
-        """(tag, texts) → (tag, ids, lengths), in input order."""
-        if self.workers <= 1:
-            for tag, texts in batches:
-                yield (tag, *self.encoder.encode_batch(texts, self.dtype))
-            return
-        # spawn, not fork: the parent may hold pyarrow and tokenizers threads.
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(self.workers, initializer=_start_worker, initargs=(str(self.tokenizer_path),)) as pool:
-            in_flight: deque[tuple[Any, Any]] = deque()
-            for tag, texts in batches:
-                in_flight.append((tag, pool.apply_async(_encode_in_worker, ((texts, self.dtype.str),))))
-                if len(in_flight) >= 2 * self.workers:
-                    tag, result = in_flight.popleft()
-                    yield (tag, *result.get())
-            while in_flight:
-                tag, result = in_flight.popleft()
-                yield (tag, *result.get())

@@ -9,19 +9,26 @@ the piece's own (and counts as its try). Errors of the machine rather
 than of the piece (a full disk, a read-only folder) are raised, not retried: the build must stop
 and say so.
 
-`run_pieces` is shared by every stage with parallel pieces (annotate today).
+`run_pieces` runs annotate's pieces on this machine. The other parallel stages (signature spans,
+LSH bands, encoding pieces) and, with `executor.kind: dask`, annotate too, ask for a `Runner`:
+`runner(fn, jobs)` calls `fn(*job)` for every job and returns the results in job order. Each piece
+reads its inputs under the build folder and writes its own part file there (renamed into place
+when whole), so where it ran never changes the output; a small merge step joins the parts in plan
+order. `LocalPool` is the default runner; flows/executor.py has the one that submits chunks of
+pieces as Prefect tasks to a Dask cluster.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, Protocol
 
 ATTEMPTS = 2  # the first try and one retry
 MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
@@ -124,3 +131,58 @@ def _outcome(future: Future) -> str | None:
     if is_machine_error(error):
         raise error
     return f"{type(error).__name__}: {error}"[:500]
+
+
+# -- runners: who runs a stage's pieces ------------------------------------------------------------
+Done = Callable[[int], None]  # told the number of jobs finished so far
+
+
+class Runner(Protocol):
+    """Runs `fn(*job)` for every job; results come back in job order."""
+
+    def __call__(self, fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]], done: Done | None = None) -> list[Any]: ...
+
+
+def _quiet_worker() -> None:
+    # One busy thread per process: the pool itself is the parallelism.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+class LocalPool:
+    """`workers` spawned processes on this machine; one worker (or one job) runs in this process."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+
+    def __call__(self, fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]], done: Done | None = None) -> list[Any]:
+        results: list[Any] = [None] * len(jobs)
+        if self.workers <= 1 or len(jobs) <= 1:
+            for i, job in enumerate(jobs):
+                results[i] = fn(*job)
+                if done:
+                    done(i + 1)
+            return results
+        # spawn, not fork: Prefect, pyarrow and torch keep threads a forked child would inherit half-locked.
+        with ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn"),
+                                 initializer=_quiet_worker) as pool:
+            futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+            for finished, future in enumerate(as_completed(futures), 1):
+                results[futures[future]] = future.result()
+                if done:
+                    done(finished)
+        return results
+
+
+def run_chunk(fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Several pieces one after another: the unit a remote runner submits (one task, not one per file)."""
+    return [fn(*job) for job in jobs]
+
+
+def chunked(jobs: Sequence[tuple[Any, ...]], workers: int, per_worker: int = 4) -> list[list[tuple[Any, ...]]]:
+    """Jobs cut into about `per_worker` chunks a worker, in order: few enough to keep the orchestration
+    API quiet, enough to balance uneven pieces and to lose little when a worker dies."""
+    if not jobs:
+        return []
+    count = min(len(jobs), max(1, workers) * per_worker)
+    size = -(-len(jobs) // count)
+    return [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]

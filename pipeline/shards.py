@@ -1,9 +1,10 @@
 """Tokenize the kept documents and pack them into Arrow shards, with a manifest.
 
 Two passes, so the corpus is never held in memory:
-1. tokenize: read the kept parts in order, encode batches of documents on `workers` processes
-   (pipeline.encoder: the same ids as tokenizers, faster), and append each document's ids to a
-   per-split spill file on disk; the split is a pure function of the doc_id (split_of).
+1. tokenize: cut the kept parts into pieces (runs of row groups) that a runner encodes in
+   parallel (pipeline/encode_pieces.py; by default `workers` local processes), then append each
+   piece's ids, in kept order, to a per-split spill file on disk; the split is a pure function of
+   the doc_id (split_of).
 2. pack: shuffle the split's document order with a seeded permutation, lay the documents end to
    end with `<|endoftext|>` after each one, cut the stream into rows of seq_len + 1 ids, and write
    rows_per_shard rows per shard. The stream's last partial row (fewer than seq_len + 1 ids) is
@@ -21,7 +22,6 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import ShardsConfig
-from pipeline.encoder import BatchEncoding
+from pipeline.encode_pieces import encode_piece, plan_pieces, read_piece
+from pipeline.pieces import LocalPool, Runner
 from pipeline.faults import fault_point
 from pipeline.shard_schema import SCHEMA_VERSION
-from pipeline.tokenizer import EOT_TOKEN, PAD_TOKEN, file_sha256, is_validation_doc, iter_kept_batches, load_tokenizer
+from pipeline.tokenizer import EOT_TOKEN, PAD_TOKEN, file_sha256, is_validation_doc, load_tokenizer
 
 SPLITS = ("train", "val")
-ENCODE_BATCH_BYTES = 2_000_000  # characters per encoding job: worth a trip to a worker, small enough to balance
 PARALLEL_MIN_BYTES = 8_000_000  # kept parquet bytes below which starting worker processes costs more than it saves
 SAMPLE_BLOCKS, SAMPLE_BLOCK_BYTES = 16, 65536  # the part of a shard that fast verification hashes
 
@@ -124,45 +124,38 @@ class SplitSpill:
 
 
 class Tokenizing:
-    """Pass 1: kept parts → per-split spill files."""
+    """Pass 1: kept parts → encoding pieces (run by `runner`) → per-split spill files, in kept order."""
 
-    def __init__(self, tokenizer_path: Path, val_fraction: float, seed: int, workdir: Path, workers: int):
+    def __init__(self, tokenizer_path: Path, val_fraction: float, seed: int, workdir: Path, runner: Runner):
+        self.tokenizer_path = tokenizer_path
         self.dtype = token_dtype(load_tokenizer(tokenizer_path).get_vocab_size())
-        self.encoding = BatchEncoding(tokenizer_path, self.dtype, workers)
-        self.val_fraction, self.seed = val_fraction, seed
+        self.runner = runner
+        self.val_fraction, self.seed, self.workdir = val_fraction, seed, workdir
         self.spills = {split: SplitSpill(workdir / f"{split}.ids", self.dtype) for split in SPLITS}
         self.text_bytes = 0
 
-    def _batches(self, kept_parts: list[Path]) -> Iterator[tuple[list[tuple[str, int, int]], list[str]]]:
-        """(doc_id, part, row) and texts of about ENCODE_BATCH_BYTES of text at a time, in kept order."""
-        docs: list[tuple[str, int, int]] = []
-        texts: list[str] = []
-        size = 0
-        for part_index, part in enumerate(kept_parts):
-            row = 0
-            for doc_ids, batch in iter_kept_batches([part]):
-                for doc_id, text in zip(doc_ids, batch):
-                    if text is not None:
-                        docs.append((doc_id, part_index, row))
-                        texts.append(text)
-                        size += len(text)
-                        self.text_bytes += len(text.encode("utf-8"))
-                    row += 1
-                if size >= ENCODE_BATCH_BYTES:
-                    yield docs, texts
-                    docs, texts, size = [], [], 0
-        if docs:
-            yield docs, texts
-
     def run(self, kept_parts: list[Path]) -> dict[str, SplitSpill]:
-        for docs, ids, lengths in self.encoding.map(self._batches(kept_parts)):
-            is_val = np.array([split_of(d[0], self.val_fraction, self.seed) == "val" for d in docs], dtype=bool)
+        pieces_dir = self.workdir / "pieces"
+        pieces_dir.mkdir(exist_ok=True)
+        pieces = plan_pieces(kept_parts)
+        jobs = [(piece, str(self.tokenizer_path), self.dtype.str, self.val_fraction, self.seed, str(pieces_dir))
+                for piece in pieces]
+        counts = self.runner(encode_piece, jobs)
+        self.text_bytes = sum(c["text_bytes"] for c in counts)
+        for piece in pieces:  # the merge: plan order is kept order
+            docs, ids = read_piece(piece, pieces_dir, self.dtype)
+            lengths = docs.column("n_tokens").to_numpy()
+            is_val = docs.column("val").to_numpy(zero_copy_only=False)
             token_is_val = np.repeat(is_val, lengths)
+            doc_ids, rows = docs.column("doc_id").to_pylist(), docs.column("row").to_pylist()
             for split, chosen, token_chosen in (("train", ~is_val, ~token_is_val), ("val", is_val, token_is_val)):
                 picked = np.flatnonzero(chosen)
                 if picked.size:
-                    self.spills[split].append([docs[i][0] for i in picked], [docs[i][1] for i in picked],
-                                              [docs[i][2] for i in picked], ids[token_chosen], lengths[picked].tolist())
+                    self.spills[split].append([doc_ids[i] for i in picked], [piece.part_index] * len(picked),
+                                              [rows[i] for i in picked], ids[token_chosen], lengths[picked].tolist())
+            del ids
+            for suffix in (".ids", ".parquet"):
+                (pieces_dir / f"{piece.stem}{suffix}").unlink()
         return self.spills
 
 
@@ -291,7 +284,7 @@ def _remove_stale(shard_dir: Path, keep: set[Path]) -> None:
 
 
 def write_shards(kept_parts: list[Path], tokenizer_path: Path, config: ShardsConfig, seed: int,
-                 out_dir: Path, config_sha256: str) -> dict[str, Any]:
+                 out_dir: Path, config_sha256: str, runner: Runner | None = None) -> dict[str, Any]:
     """Tokenize and pack the kept documents into out_dir/shards/*.arrow and write out_dir/manifest.json.
 
     Returns the manifest dict, plus a "timing" key (seconds per pass, MB/s) that is not written
@@ -305,8 +298,10 @@ def write_shards(kept_parts: list[Path], tokenizer_path: Path, config: ShardsCon
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".tokenize-", dir=out_dir) as workdir:
         kept_parts = [Path(p) for p in kept_parts]
-        small = sum(p.stat().st_size for p in kept_parts) < PARALLEL_MIN_BYTES
-        tokenizing = Tokenizing(tokenizer_path, config.val_fraction, seed, Path(workdir), 1 if small else config.workers)
+        if runner is None:
+            small = sum(p.stat().st_size for p in kept_parts) < PARALLEL_MIN_BYTES
+            runner = LocalPool(1 if small else config.workers)
+        tokenizing = Tokenizing(tokenizer_path, config.val_fraction, seed, Path(workdir), runner)
         spills = tokenizing.run(kept_parts)
         tokenized = time.perf_counter()
         shards, splits = [], {}

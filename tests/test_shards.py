@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from model.data import ShardDataset
-from pipeline import shards
+from pipeline import encode_pieces, shards
 from pipeline.config import Config, ShardsConfig
 from pipeline.shard_schema import MANIFEST_SCHEMA, shard_schema_json
 from pipeline.shards import split_of, trace_token, write_shards
@@ -162,7 +162,7 @@ def test_parallel_encoding_writes_the_same_shards(built: tuple[Path, list[Path],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     root, parts, manifest = built
     monkeypatch.setattr(shards, "PARALLEL_MIN_BYTES", 0)  # start the worker pool even for this small input
-    monkeypatch.setattr(shards, "ENCODE_BATCH_BYTES", 20_000)  # many jobs, so results arrive interleaved
+    monkeypatch.setattr(encode_pieces, "PIECE_BYTES", 1)  # a piece per row group, so results arrive interleaved
     (tmp_path / "tokenizer").mkdir()
     shutil.copy(root / "tokenizer" / "tokenizer.json", tmp_path / "tokenizer" / "tokenizer.json")
     config = ShardsConfig(seq_len=24, rows_per_shard=200, val_fraction=0.15, workers=2)

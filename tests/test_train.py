@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
 
 from model.checkpoint import latest_checkpoint
+from model.data import ShardDataset
 from model.train import learning_rate, train
 from model_data import make_data_dir
 from pipeline.config import Config, TrainConfig
@@ -145,3 +147,38 @@ def test_two_processes_match_one_at_the_same_global_batch(data_dir, single_proce
     reference = final_weights(single)
     weights = final_weights(double)
     assert all(torch.allclose(weights[k], reference[k], atol=1e-5) for k in reference)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_ranks_of_a_one_node_torchrun_read_disjoint_rows_and_end_identical(data_dir, single_process_run, tmp_path):
+    # The README's multi-node recipe with one node: an explicit c10d rendezvous instead of --standalone.
+    run = tmp_path / "run"
+    run.mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(batch_size=4, **DISTRIBUTED_STEPS).model_dump(mode="json")))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    command = [str(torchrun), "--nnodes", "1", "--nproc_per_node", "2", "--rdzv-backend", "c10d",
+               "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "--rdzv-id", "probe",
+               str(REPO / "tests" / "torchrun_probe.py"), str(data_dir), str(run), str(config)]
+    done = subprocess.run(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = [np.load(run / f"rows-rank{r}.npy") for r in (0, 1)]
+    per_epoch = len(ShardDataset(data_dir, "train", verify="none")) // 2  # rows a rank reads per epoch
+    assert len(rows[0]) == len(rows[1]) == 8 * 2 * 4  # steps x grad_accum x batch
+    for start in range(0, len(rows[0]), per_epoch):  # within every epoch the ranks share no row
+        assert not set(rows[0][start:start + per_epoch].tolist()) & set(rows[1][start:start + per_epoch].tolist())
+    weights = [load_file(run / f"weights-rank{r}.safetensors") for r in (0, 1)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # DDP kept the replicas identical
+    checkpoint = final_weights(run)
+    assert all(torch.equal(checkpoint[k], weights[0][k]) for k in checkpoint)
+    reference = final_weights(single_process_run)  # and they are the one-process run's, at the same global batch
+    assert all(torch.allclose(weights[0][k], reference[k], atol=1e-5) for k in reference)

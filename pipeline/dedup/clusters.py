@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from pipeline.dedup.exact import normalised_words
 from pipeline.dedup.minhash import SignatureFiles, Span, shingle_hashes64
 from pipeline.parquet_stream import open_parquet
+from pipeline.pieces import LocalPool, Runner
 
 ALL_PAIRS_MAX_BUCKET = 32
 VERIFY_CHUNK_PAIRS = 16_384
@@ -155,20 +156,47 @@ def bucket_pairs(sorted_hashes: np.ndarray, sorted_keys: np.ndarray) -> tuple[np
     return np.concatenate(firsts), np.concatenate(seconds)
 
 
-def candidate_pairs(band_files: list[Path], participants: np.ndarray, n_keys: int, n_index: int) -> np.ndarray:
+def band_pairs_piece(band_path: str, participants_path: str, n_keys: int, n_index: int, out_path: str) -> str:
+    """One LSH band's buckets → the sorted unique codes of its candidate pairs, in their own file.
+
+    The piece a runner calls (any process, any machine); memory is about 50 bytes a participant.
+    Pairs of two earlier-build documents are skipped: both are already published.
+    """
+    out = Path(out_path)
+    if out.is_file():  # a retried chunk: this band finished before its worker was lost
+        return out_path
+    participants = np.load(participants_path)
+    hashes = np.fromfile(band_path, dtype=np.uint64)[participants]
+    order = np.argsort(hashes, kind="stable")
+    first, second = bucket_pairs(hashes[order], participants[order])
+    del hashes, order
+    keep = second >= n_index
+    codes = np.unique(first[keep] * np.int64(n_keys) + second[keep])
+    tmp = out.with_name(out.name + ".tmp.npy")
+    np.save(tmp, codes)
+    os.replace(tmp, out)
+    return out_path
+
+
+def candidate_pairs(band_files: list[Path], participants: np.ndarray, n_keys: int, n_index: int,
+                    runner: Runner | None = None) -> np.ndarray:
     """Sorted unique int64 codes a * n_keys + b of the pairs that share a band.
 
-    participants: sorted keys that take part. Pairs of two earlier-build documents are skipped:
-    both are already published. Memory: about 50 bytes a participant, one band at a time.
+    participants: sorted keys that take part. Each band is a piece (band_pairs_piece) writing its
+    pairs beside the band file; the merge is a running union, so the driver holds the union and
+    one band's pairs.
     """
+    if not band_files:
+        return np.empty(0, dtype=np.int64)
+    folder = band_files[0].parent
+    for stale in folder.glob("*.pairs.npy"):  # from a killed earlier attempt
+        stale.unlink()
+    np.save(folder / "participants.npy", participants)
+    jobs = [(str(path), str(folder / "participants.npy"), n_keys, n_index, str(path.with_suffix(".pairs.npy")))
+            for path in band_files]
     codes = np.empty(0, dtype=np.int64)
-    for path in band_files:
-        hashes = np.fromfile(path, dtype=np.uint64)[participants]
-        order = np.argsort(hashes, kind="stable")
-        first, second = bucket_pairs(hashes[order], participants[order])
-        del hashes, order
-        keep = second >= n_index
-        codes = np.union1d(codes, first[keep] * np.int64(n_keys) + second[keep])
+    for path in (runner or LocalPool(1))(band_pairs_piece, jobs):
+        codes = np.union1d(codes, np.load(path))
     return codes
 
 

@@ -7,8 +7,8 @@ with fewer than n words is one shingle. datasketch's `MinHash.generator` turns t
 into signatures (hashfunc=int: the values are already hashes); a signature row is exactly the
 `hashvalues` of a `LeanMinHash(seed, scheme="affine32")`.
 
-The input is split into spans (whole row groups of one part, about SPAN_ROWS rows) that worker
-processes sign in parallel. Workers are *spawned*, never forked (a fork inherits the parent's
+The input is split into spans (whole row groups of one part, about SPAN_ROWS rows): the pieces
+that a runner (pipeline/pieces.py) signs in parallel. Local workers are *spawned*, never forked (a fork inherits the parent's
 threads' locks: Prefect's, pyarrow's); a script that calls this must guard its entry point with
 `if __name__ == "__main__":`, since a spawned child imports the parent's main module.
 
@@ -24,9 +24,7 @@ Every row of the part gets a record, so a row's position is its record number: d
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,6 +35,7 @@ from datasketch import LeanMinHash, MinHash
 
 from pipeline.dedup.exact import EXACT_HASH_ID, NORMALISATION_ID, exact_key, normalised_words
 from pipeline.parquet_stream import open_parquet
+from pipeline.pieces import Runner
 
 SCHEME = "affine32"
 SHINGLE_HASH_ID = "xxh3_64(word) -> poly64(M=0x9E3779B97F4A7C15) -> fold32"
@@ -242,18 +241,13 @@ def sign_span(span: Span, settings: SignatureSettings, out_dir: Path) -> str:
     return span.stem
 
 
-def _sign_span_in_worker(span: Span, settings: SignatureSettings, out_dir: str) -> str:
+def sign_span_piece(span: Span, settings: SignatureSettings, out_dir: str) -> str:
+    """The piece a runner calls (any process, any machine): one span's three files."""
     return sign_span(span, settings, Path(out_dir))
 
 
-def sign_spans(spans: list[Span], settings: SignatureSettings, out_dir: Path, workers: int) -> None:
-    """Sign every span not yet on disk; in `workers` spawned processes when there are several."""
+def sign_spans(spans: list[Span], settings: SignatureSettings, out_dir: Path, runner: Runner) -> None:
+    """Sign every span not yet on disk, each a piece of `runner`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = [span for span in spans if not SignatureFiles(out_dir, span.stem).complete()]
-    if workers <= 1 or len(todo) <= 1:
-        for span in todo:
-            sign_span(span, settings, out_dir)
-        return
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-        for _ in pool.map(_sign_span_in_worker, todo, [settings] * len(todo), [str(out_dir)] * len(todo)):
-            pass
+    runner(sign_span_piece, [(span, settings, str(out_dir)) for span in todo])

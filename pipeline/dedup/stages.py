@@ -42,6 +42,7 @@ from pipeline.dedup.index import (begin_index, finish_index, open_index, size_hi
 from pipeline.dedup.minhash import (SIGNED, SPAN_ROWS, SignatureFiles, SignatureSettings, part_rows, plan_spans,
                                     sign_spans)
 from pipeline.documents import EXACT_DUPLICATE, NEAR_DUPLICATE
+from pipeline.pieces import LocalPool, Runner
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _signatures_manifest(parts: list[Path], config: DedupConfig, seed: int) -> d
     return {"settings": signature_settings(config, seed).to_dict(), "parts": described, "span_rows": SPAN_ROWS}
 
 
-def signatures(parts: list[Path], config: DedupConfig, seed: int, workdir: Path) -> Path:
+def signatures(parts: list[Path], config: DedupConfig, seed: int, workdir: Path, runner: Runner | None = None) -> Path:
     """Stage 1: sign every span of `parts` not yet signed; return the signatures folder."""
     folder = workdir / "signatures"
     manifest = _signatures_manifest(parts, config, seed)
@@ -82,7 +83,7 @@ def signatures(parts: list[Path], config: DedupConfig, seed: int, workdir: Path)
     spans = plan_spans(parts)
     if all(SignatureFiles(folder, span.stem).complete() for span in spans):
         log.info("dedup: signatures already on disk; skipping")
-    sign_spans(spans, signature_settings(config, seed), folder, config.workers)
+    sign_spans(spans, signature_settings(config, seed), folder, runner or LocalPool(config.workers))
     return folder
 
 
@@ -121,7 +122,8 @@ def _buckets_fingerprint(parts: list[Path], config: DedupConfig, seed: int, inde
                          "near": config.near.model_dump(), "against": earlier})
 
 
-def buckets(parts: list[Path], config: DedupConfig, seed: int, workdir: Path, index_dir: Path | None = None) -> Path:
+def buckets(parts: list[Path], config: DedupConfig, seed: int, workdir: Path, index_dir: Path | None = None,
+            runner: Runner | None = None) -> Path:
     """Stage 2: exact pairs and verified LSH pairs; returns the buckets folder."""
     folder = workdir / "buckets"
     marker = folder / "done.json"
@@ -144,7 +146,9 @@ def buckets(parts: list[Path], config: DedupConfig, seed: int, workdir: Path, in
     if config.near.enabled:
         participants = np.setdiff1d(np.flatnonzero(status == SIGNED), exact[:, 0], assume_unique=True)
         band_files = write_band_files(catalog, config.near.bands, config.near.rows, folder / "bands")
-        codes = candidate_pairs(band_files, participants, catalog.n_keys, catalog.n_index)
+        # Bands run in this process unless a runner is given: a local pool would re-read the band
+        # files from the page cache for no gain; on a cluster each band is a piece.
+        codes = candidate_pairs(band_files, participants, catalog.n_keys, catalog.n_index, runner)
         shutil.rmtree(folder / "bands")
         n_candidates = len(codes)
         near = verify(catalog, codes, config.near.verify, config.near.threshold, config.near.num_perm,
@@ -220,15 +224,18 @@ def clusters(parts: list[Path], config: DedupConfig, seed: int, workdir: Path, i
     return result
 
 
-def deduplicate(parts: list[Path], config: DedupConfig, seed: int, workdir: Path, index_dir: Path) -> pa.Table:
+def deduplicate(parts: list[Path], config: DedupConfig, seed: int, workdir: Path, index_dir: Path,
+                runner: Runner | None = None) -> pa.Table:
     """Exact and near duplicates among `parts` (and against `config.against`): one row per dropped doc.
 
     Runs signatures → buckets → clusters, skipping a stage whose output is already on disk.
+    `runner` runs the pieces (signature spans, LSH bands): by default signatures on a local pool of
+    `dedup.workers` processes and bands in this process.
     Keep rule: the earliest document of a cluster stays (an earlier build's always wins, then the
     smallest (part, row)); the others are dropped with duplicate_of naming it.
     """
     parts = [Path(p) for p in parts]
     workdir, index_dir = Path(workdir), Path(index_dir)
-    signatures(parts, config, seed, workdir)
-    buckets(parts, config, seed, workdir, index_dir)
+    signatures(parts, config, seed, workdir, runner)
+    buckets(parts, config, seed, workdir, index_dir, runner)
     return clusters(parts, config, seed, workdir, index_dir)
