@@ -12,7 +12,7 @@
    expected calibration error (ECE, 10 equal-width bins), and on all of them pooled.
 4. Long documents: unseen books (Carroll, Shakespeare) scored by their worst window: the share at
    >= 0.5; then abusive passages (positives of the test fifths of Davidson, ConvAbuse and the
-   Wikipedia talk set) planted at a random place in those books: how many are still caught.
+   Wikipedia talk set, at most 500 a source) planted at a random place in those books: how many are still caught.
 """
 
 from __future__ import annotations
@@ -85,33 +85,14 @@ def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool):
 
 
 def bench_toxicity(root: Path) -> None:
+    """The shipped model's figures first (seconds), then leave one platform out (a dozen fits)."""
     data = {s.name: load_source(root, s) for s in SOURCES}
     tests = {name: load_labelled(root / path, name) for name, path in TEST_SETS.items()}
     books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec, root)])
     matrices: dict = {}
     shipped = default_model()
 
-    lopo, all_models = {}, {}
-    for label, shipped_only in (("every source", False), ("shippable sources", True)):
-        lopo[label], all_models[label] = leave_one_platform_out(SOURCES, data, books, matrices, shipped_only)
-    rows = []
-    for label, results in lopo.items():
-        for platform, per_source in results.items():
-            rows.append([label, platform, " ".join(f"{n} {v:.3f}" for n, v in per_source.items()),
-                         float(np.mean(list(per_source.values())))])
-        rows.append([label, "MEAN over platforms", "", float(np.mean([np.mean(list(r.values())) for r in results.values()]))])
-    print("## Toxicity: leave one platform out (ROC-AUC; trained on the other platforms + books)\n")
-    table(["training sources", "left-out platform", "per source", "ROC-AUC"], rows)
-
-    rows = []
-    for name in ("ethos", "jigsaw_wiki", "hatemoji", "hatecheck"):
-        labelled = tests[name]
-        for model_name, model in (("every source", all_models["every source"]),
-                                  ("shippable sources", all_models["shippable sources"]), ("shipped model", shipped)):
-            scores = np.array([model.score(t) for t in labelled.texts])
-            rows.append([name, model_name, len(labelled.texts), int(labelled.labels.sum()), roc_auc(labelled.labels, scores)])
-    print("## Toxicity: test sets never trained on (ROC-AUC)\n")
-    table(["test set", "model trained on", "texts", "positive", "ROC-AUC"], rows)
+    test_sets(tests, {"shipped model": shipped})
 
     hatecheck = tests["hatecheck"]
     scores = np.array([shipped.score(t) for t in hatecheck.texts])
@@ -143,14 +124,40 @@ def bench_toxicity(root: Path) -> None:
     table(["source", "texts", "positive share", "ROC-AUC", "ECE", "mean score", "P at 0.5", "R at 0.5"], rows)
 
     bench_long_documents(root, data, shipped)
+    lopo, all_models = {}, {}
+    for label, shipped_only in (("every source", False), ("shippable sources", True)):
+        lopo[label], all_models[label] = leave_one_platform_out(SOURCES, data, books, matrices, shipped_only)
+    rows = []
+    for label, results in lopo.items():
+        for platform, per_source in results.items():
+            rows.append([label, platform, " ".join(f"{n} {v:.3f}" for n, v in per_source.items()),
+                         float(np.mean(list(per_source.values())))])
+        rows.append([label, "MEAN over platforms", "", float(np.mean([np.mean(list(r.values())) for r in results.values()]))])
+    print("## Toxicity: leave one platform out (ROC-AUC; trained on the other platforms + books)\n")
+    table(["training sources", "left-out platform", "per source", "ROC-AUC"], rows)
+
+    test_sets(tests, all_models)
+
+
+def test_sets(tests: dict, models: dict) -> None:
+    rows = []
+    for name in ("ethos", "jigsaw_wiki", "hatemoji", "hatecheck"):
+        labelled = tests[name]
+        for model_name, model in models.items():
+            scores = np.array([model.score(t) for t in labelled.texts])
+            rows.append([name, model_name, len(labelled.texts), int(labelled.labels.sum()), roc_auc(labelled.labels, scores)])
+    print("## Toxicity: test sets never trained on (ROC-AUC)\n")
+    table(["test set", "model trained on", "texts", "positive", "ROC-AUC"], rows)
 
 
 def bench_long_documents(root: Path, data: dict, model) -> None:
     with (root / "prose" / "prose_dev.jsonl").open(encoding="utf-8") as f:
         unseen = [r["text"] for r in map(json.loads, f) if r["id"].startswith(("pg11-", "tinyshakespeare-"))]
     scores = np.array([model.score(t) for t in unseen])
-    abusive = [t for name in ("davidson", "convabuse", "wiki_talk_cat")
-               for t, label in zip(split(data[name])["test"].texts, split(data[name])["test"].labels) if label]
+    abusive = []
+    for name in ("davidson", "convabuse", "wiki_talk_cat"):  # at most 500 a source, so Davidson does not dominate
+        test = split(data[name])["test"]
+        abusive += [t for t, label in zip(test.texts, test.labels) if label][:500]
     rng = np.random.default_rng(0)
     alone, planted = [], []
     for passage in abusive:
@@ -159,7 +166,7 @@ def bench_long_documents(root: Path, data: dict, model) -> None:
         alone.append(model.score(passage) >= 0.5)
         planted.append(model.score(" ".join(book[:at] + [passage] + book[at:])) >= 0.5)
     alone, planted = np.array(alone), np.array(planted)
-    print("## Toxicity: long documents (worst 32-word window)\n")
+    print("## Toxicity: long documents (over 32 words: worst 12-word window, less the many-windows margin)\n")
     table(["unseen books (Carroll, Shakespeare)", "median score", "share >= 0.5", "share >= 0.9"],
           [[len(unseen), float(np.median(scores)), float((scores >= 0.5).mean()), float((scores >= 0.9).mean())]])
     table(["planted abusive passages", "caught alone", "caught inside a book", "of those caught alone, caught inside"],
