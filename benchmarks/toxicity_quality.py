@@ -30,6 +30,7 @@ from pipeline.filters.train_toxicity import (
     TEST_SETS,
     Featurizer,
     benign_chunks,
+    design_matrix,
     load_benign,
     load_labelled,
     load_source,
@@ -71,6 +72,14 @@ def table(headers: list[str], rows: list[list]) -> None:
     print(flush=True)
 
 
+def matrix(part, matrices: dict):
+    """The design matrix of a whole source, from the cache train_model fills, or computed."""
+    key = (part.name, len(part.texts))
+    if key not in matrices:
+        matrices[key] = design_matrix(part.texts, Featurizer())
+    return matrices[key]
+
+
 def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool):
     """{platform: {source: ROC-AUC}} and the model trained on every platform of the set."""
     chosen = [s for s in SOURCES if s.shipped or not shipped_only]
@@ -78,7 +87,7 @@ def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool):
     results = {}
     for platform in platforms:
         model = train_model([data[s.name] for s in chosen if s.platform != platform], books=books, matrices=matrices)
-        results[platform] = {s.name: roc_auc(data[s.name].labels, matrices[(s.name, len(data[s.name].texts))] @ model.weights + model.bias)
+        results[platform] = {s.name: roc_auc(data[s.name].labels, matrix(data[s.name], matrices) @ model.weights + model.bias)
                              for s in chosen if s.platform == platform}
     everything = train_model([data[s.name] for s in chosen], books=books, matrices=matrices)
     return results, everything
