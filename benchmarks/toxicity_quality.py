@@ -141,7 +141,7 @@ def bench_toxicity(root: Path) -> None:
         for platform, per_source in results.items():
             rows.append([label, platform, " ".join(f"{n} {v:.3f}" for n, v in per_source.items()),
                          float(np.mean(list(per_source.values())))])
-        rows.append([label, "MEAN over platforms", "", float(np.mean([np.mean(list(r.values())) for r in results.values()]))])
+        rows.append([label, "MEAN over platforms", "", f"{np.mean([np.mean(list(r.values())) for r in results.values()]):.4f}"])
     print("## Toxicity: leave one platform out (ROC-AUC; trained on the other platforms + books)\n")
     table(["training sources", "left-out platform", "per source", "ROC-AUC"], rows)
 
