@@ -1,16 +1,15 @@
 """Filter benchmarks: language accuracy, toxicity quality, throughput against datatrove.
 
-    .venv/bin/python benchmarks/filters.py [--data /work/shared/data] [--repeats 3] [--skip-training]
+    .venv/bin/python benchmarks/filters.py [--data /work/shared/data] [--repeats 3] [--only language|toxicity|throughput]
 
 Tables:
 1. Language on the UDHR dev paragraphs (55 languages x 16) and on single sentences cut from them,
    gristmill's identifier against plain langdetect (seeded), and long documents (a language's 16
    paragraphs joined, ten times over) read whole against read through the sampling windows.
    Then languages langdetect has no profile for (benchmarks/unknown_languages.py).
-2. Toxicity: ROC-AUC and precision/recall/F1 at 0.5 for models trained here with the shipped
-   recipe: held-out Davidson (a fifth, by id hash), and across sources (trained on
-   Davidson+Stormfront, tested on ETHOS and Jigsaw). Then the shipped model itself, and its
-   false positives on books it never saw (Carroll, Shakespeare).
+2. Toxicity (benchmarks/toxicity_quality.py): leave one platform out, ETHOS and Jigsaw, HateCheck
+   per functionality, in-domain ROC-AUC and calibration of the shipped model, false positives on
+   books it never saw and abuse planted inside them. `--only toxicity` also runs table 3.
 3. Throughput (process CPU time, median of repeats, interleaved): datatrove running FineWeb's
    chain (GopherRepetition, GopherQuality, C4Quality, FineWebQuality; a document stops at its
    first drop) against gristmill's whole chain (NFC clean + language + quality + toxicity + PII,
@@ -45,8 +44,7 @@ from pipeline.documents import Document, drop_reason  # noqa: E402
 from pipeline.annotate import FILTER_BATCH_DOCS  # noqa: E402
 from pipeline.filters import build_filters, filter_many  # noqa: E402
 from pipeline.filters.language import LanguageIdentifier  # noqa: E402
-from pipeline.filters.toxicity import default_model  # noqa: E402
-from pipeline.filters.train_toxicity import DEFAULT_BENIGN, benign_chunks, load_benign, load_labelled, train_model  # noqa: E402
+from toxicity_quality import bench_toxicity  # noqa: E402
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -167,65 +165,7 @@ def bench_language(data: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    # average ranks for ties
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
-    positives = labels.sum()
-    negatives = len(labels) - positives
-    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
-def prf(labels: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[float, float, float]:
-    predicted = scores >= threshold
-    tp = float((predicted & labels).sum())
-    precision = tp / max(predicted.sum(), 1)
-    recall = tp / max(labels.sum(), 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    return precision, recall, f1
-
-
-def bench_toxicity(data: Path, skip_training: bool) -> None:
-    sets = {name: load_labelled(data / "toxicity" / f"{name}_toxicity_dev.jsonl")
-            for name in ("davidson", "stormfront", "ethos", "jigsaw_wiki")}
-    books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec.replace("/work/shared/data", str(data)))])
-    books_source = (books, np.zeros(len(books), dtype=bool), "books")
-    rows = []
-
-    def evaluate(model, name: str, texts: list[str], labels: np.ndarray, note: str) -> None:
-        scores = np.array([model.score(t) for t in texts])
-        rows.append([name, note, len(texts), int(labels.sum()), roc_auc(labels, scores), *prf(labels, scores, 0.5)])
-
-    if not skip_training:
-        texts, labels, ids = sets["davidson"]
-        held = np.array([zlib.crc32(i.encode()) % 5 == 0 for i in ids])
-        train_texts = [t for t, h in zip(texts, held) if not h]
-        model = train_model([(train_texts, labels[~held], "davidson"), books_source])
-        evaluate(model, "davidson (held-out fifth)", [t for t, h in zip(texts, held) if h], labels[held],
-                 "trained on the other 4/5 + books")
-        # leave one source out: the criterion for choosing a recipe without looking at ETHOS
-        for train_on, test_on in (("davidson", "stormfront"), ("stormfront", "davidson")):
-            alone = train_model([(*sets[train_on][:2], train_on), books_source])
-            evaluate(alone, test_on, *sets[test_on][:2], f"trained on {train_on}+books")
-        cross = train_model([(*sets["davidson"][:2], "davidson"), (*sets["stormfront"][:2], "stormfront"), books_source])
-        for name in ("ethos", "jigsaw_wiki"):
-            evaluate(cross, name, *sets[name][:2], "trained on davidson+stormfront+books")
-    shipped = default_model()
-    evaluate(shipped, "ethos", *sets["ethos"][:2], "shipped model (never saw ethos)")
-    evaluate(shipped, "jigsaw_wiki", *sets["jigsaw_wiki"][:2], "shipped model (trained on it: not a test)")
-    print("## Toxicity (threshold 0.5 for precision/recall/F1)\n")
-    table(["test set", "model", "texts", "toxic", "ROC-AUC", "precision", "recall", "F1"], rows)
-
-    prose = read_jsonl(data / "prose" / "prose_dev.jsonl")
-    unseen = [r["text"] for r in prose if r["id"].startswith(("pg11-", "tinyshakespeare-"))]
-    scores = np.array([shipped.score(t) for t in unseen])
-    print("## Toxicity: shipped model on books it never saw (Carroll, Shakespeare; worst 32-word window)\n")
-    table(["documents", "median score", "share >= 0.5", "share >= 0.9", "share >= 0.99"],
-          [[len(unseen), float(np.median(scores)), float((scores >= 0.5).mean()), float((scores >= 0.9).mean()),
-            float((scores >= 0.99).mean())]])
+# bench_toxicity lives in benchmarks/toxicity_quality.py (leave one platform out, calibration, books)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +264,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip-training", action="store_true", help="only evaluate the shipped toxicity model")
     parser.add_argument("--only", choices=["language", "unknown-languages", "toxicity", "throughput"], default=None,
                         help="one section (unknown-languages: only the languages-without-a-profile part of language)")
     args = parser.parse_args()
@@ -335,8 +274,8 @@ def main() -> None:
             bench_language(args.data)
         bench_unknown_languages(args.data)
     if args.only in (None, "toxicity"):
-        bench_toxicity(args.data, args.skip_training)
-    if args.only in (None, "throughput"):
+        bench_toxicity(args.data)
+    if args.only in (None, "toxicity", "throughput"):  # toxicity: the chain's cost is part of its answer
         bench_throughput(args.data, args.repeats)
 
 

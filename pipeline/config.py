@@ -172,8 +172,8 @@ class LanguageConfig(Section):
 
 class ToxicityConfig(Section):
     enabled: bool = Field(True, description="score every document's toxicity in [0,1]")
-    threshold: float | None = Field(None, ge=0, le=1, description="drop documents scoring at or above this (null: score only, drop none)")
-    window_words: int = Field(32, gt=0, description="long documents are scored by their worst window of this many words (half-overlapping)")
+    threshold: float | None = Field(None, ge=0, le=1, description="drop documents scoring at or above this (null: score only, drop none); the score is a calibrated probability, the README says how to pick it")
+    window_words: int = Field(32, gt=0, description="texts of up to this many words are scored whole; longer ones by their worst short window (see TOXICITY_MODEL.md)")
 
 
 class PIIConfig(Section):

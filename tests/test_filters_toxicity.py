@@ -21,7 +21,7 @@ from pipeline.filters.toxicity import (
     flagged_words,
     normalize,
 )
-from pipeline.filters.train_toxicity import balanced_weights, train_model
+from pipeline.filters.train_toxicity import Labelled, balanced_weights, platt, train_model
 
 BENIGN = [
     "Thank you for the lovely dinner, we had a great time with your family.",
@@ -58,23 +58,52 @@ def test_scores_are_probabilities_for_any_input(text):
 def test_long_document_is_scored_by_its_worst_window():
     model = default_model()
     calm = CALM_PARAGRAPH * 40
-    spiked = calm + TOXIC[1] + " " + calm
+    spiked = calm + TOXIC[0] + " " + calm
     assert model.score(calm) < 0.5
     assert model.score(spiked, window_words=32) > 0.5
     # averaged over the whole document the insult would disappear
     assert model.score(spiked, window_words=100_000) < 0.5 < model.score(spiked, window_words=32)
     # where the window falls does not matter
-    assert model.score(TOXIC[1] + " " + calm * 2) > 0.5 and model.score(calm * 2 + " " + TOXIC[1]) > 0.5
+    assert model.score(TOXIC[0] + " " + calm * 2) > 0.5 and model.score(calm * 2 + " " + TOXIC[0]) > 0.5
+
+
+PROSE = (
+    "She walked down to the harbour before breakfast, as she had every morning since her father "
+    "left, and watched the boats come in with their nets full of silver fish. The old man at the "
+    "end of the pier told her stories about storms and sea monsters, and she never knew which of "
+    "them to believe. When the bell rang she ran back up the hill, her shoes wet and her hands cold. "
+)
+
+
+# Plain abuse; milder passages can fall under 0.5 inside prose: benchmarks/filters.py --only toxicity
+# measures the share of real abusive passages (test fifths) still caught when planted in unseen books.
+PLANTED = [
+    "shut up you stupid worthless bitch",
+    "fuck you, you stupid bitch",
+    "kill yourself you fucking retard",
+    "shut the fuck up you worthless piece of shit",
+]
+
+
+@pytest.mark.parametrize("insult", PLANTED)
+def test_abuse_planted_in_prose_is_caught_and_prose_alone_is_not(insult):
+    model = default_model()
+    book = PROSE * 60
+    assert model.score(book) < 0.5
+    for at in (0, len(book) // 2, len(book)):
+        cut = book.rfind(" ", 0, at) + 1 if at else 0
+        assert model.score(book[:cut] + insult + " " + book[cut:]) > 0.5
 
 
 def test_very_long_document_is_scored_in_chunks():
     model = default_model()
-    book = CALM_PARAGRAPH * 3000 + TOXIC[1] + " " + CALM_PARAGRAPH * 3000  # ~100k words
+    book = CALM_PARAGRAPH * 3000 + TOXIC[0] + " " + CALM_PARAGRAPH * 3000  # ~100k words
     assert model.score(book) > 0.5
 
 
 def test_normalize_removes_platform_artefacts():
-    assert normalize("RT @someone: Sooooo &amp; https://t.co/x GOOD!!!") == " rt user soo url good "
+    assert normalize("RT @someone: Sooooo &amp; https://t.co/x GOOD!!! #tag") == " soo good tag "
+    assert normalize("art, rtx, start") == " art rtx start "  # only a whole "rt" is a retweet mark
     assert normalize("don't 'quote' it’s") == " don't quote it's "
     assert normalize("").strip() == ""
 
@@ -136,7 +165,8 @@ def test_training_learns_and_round_trips(tmp_path):
 
     texts = sentences(good, 60) + sentences(bad, 60)
     labels = np.array([False] * 60 + [True] * 60)
-    model = train_model([(texts, labels, "toy")], Featurizer(bits=12), l2=1e-4, max_iter=200)
+    toy = Labelled("toy", texts, labels, [str(i) for i in range(120)], [""] * 120)
+    model = train_model([toy], Featurizer(bits=12), C=10.0)
     assert model.score("the report was vile and stupid") > 0.7 > 0.3 > model.score("the report was lovely and kind")
     path = tmp_path / "model.npz"
     model.save(path)
@@ -170,3 +200,29 @@ def test_batch_scores_equal_window_scores_to_the_bit():
     assert [doc.signals["toxicity_score"] for doc in docs] == expected
     assert results == [(False, "toxicity") if score >= 0.5 else True for score in expected]
     assert any(result is not True for result in results) and any(result is True for result in results)
+
+
+def test_platt_scaling_calibrates_a_miscalibrated_score():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, 20_000)
+    labels = rng.random(20_000) < 1 / (1 + np.exp(-true_logits))
+    a, b = platt(3.0 * true_logits - 1.0, labels)  # overconfident and shifted
+    assert a == pytest.approx(1 / 3, rel=0.05) and b == pytest.approx(1 / 3, abs=0.1)
+
+
+def test_training_calibrates_on_the_calibration_set():
+    rng = np.random.default_rng(1)
+    bad = ["idiot", "moron", "scum", "vile", "stupid", "loser"]
+    neutral = ["the", "report", "was", "on", "table", "today", "and", "we", "read", "it", "kind", "great"]
+
+    def make(n, rate, name):
+        labels = rng.random(n) < rate
+        texts = [" ".join(rng.choice(neutral, 6).tolist() + ([str(rng.choice(bad))] if y and rng.random() < 0.7 else []))
+                 for y in labels]
+        return Labelled(name, texts, labels, [f"{name}{i}" for i in range(n)], [""] * n)
+
+    train, calibration = make(400, 0.5, "train"), make(2000, 0.1, "calibration")
+    model = train_model([train], Featurizer(bits=12), C=10.0, calibration=[calibration])
+    scores = np.array([model.score(t) for t in calibration.texts])
+    # balanced training would put the mean near 0.5; calibrated, it matches the 10 % base rate
+    assert abs(scores.mean() - calibration.labels.mean()) < 0.02

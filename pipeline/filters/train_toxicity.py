@@ -1,14 +1,23 @@
 """Train gristmill's toxicity model (toxicity_model.npz) from labelled JSONL files.
 
-    python -m pipeline.filters.train_toxicity --data /work/shared/data/toxicity \
-        --sources davidson stormfront jigsaw_wiki --out pipeline/filters/toxicity_model.npz
+    python -m pipeline.filters.train_toxicity --data /work/shared/data
 
-Each `<source>_toxicity_dev.jsonl` holds {"text", "toxic"} records. The model is L2-regularised
-logistic regression over toxicity.Featurizer's hashed n-grams (sublinear tf, L2-normalised, as
-scored), fitted with L-BFGS. Sample weights balance the classes inside each source while every
-source keeps its share of the data, so no source's toxic rate becomes the prior (Davidson is
-83 % toxic, Stormfront 11 %). Deterministic: same files and options, same bytes.
-TOXICITY_MODEL.md records what the shipped model was trained on and how well it does.
+What "toxic" means here: a text is positive when the annotators of its source would have
+labelled it positive under that source's scheme: offensive (Davidson, OLID), hateful (Stormfront,
+the Gab Hate Corpus, HatEval, Implicit Hate), sexist (EDOS), toxic or abusive (Wikipedia talk,
+ConvAbuse). The sources are pooled into one logistic regression in which the two classes weigh
+the same inside every source (so no source's base rate becomes the prior, and every scheme pulls
+on the weights), plus long benign book pieces as negatives. One linear score is then fitted to
+"any of these schemes": the evidence of a profane insult, a slur, a hateful generalisation, a
+sexist remark all add up in one logit. Picked by leave-one-platform-out (TOXICITY_MODEL.md).
+
+Calibration: Platt scaling (a logistic regression on the model's logit) fitted on a calibration
+fifth of every source at its natural class balance, folded into the weights and bias, so the
+shipped score is a probability: among in-domain texts scoring about 0.7, about 70 % are positive.
+
+Splits are by crc32 of the record id: fifth 0 is the in-domain test (never trained on), fifth 1
+the calibration set, fifths 2-4 train. Fitting is liblinear's dual coordinate descent (scikit-learn,
+a dev-time dependency; scoring is numpy), seeded, so the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -16,35 +25,95 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize
 
 from pipeline.filters.toxicity import MODEL_PATH, Featurizer, ToxicityModel, normalize, tf_matrix_rows
 
-DEFAULT_SOURCES = ("davidson", "stormfront", "jigsaw_wiki")
+DEFAULT_C = 1.0
+WINDOW_WORDS = 32  # book pieces are cut to the window the filter scores (toxicity.window_words)
+BOOKS_WEIGHT = 0.2  # the benign book pieces together weigh this share of the labelled rows
+PLANTED_WEIGHT = 0.2  # and the book pieces with a positive text planted inside them, this share
+# The worst of many windows is lowered by up to this much (logit): toxicity.ToxicityModel.many_windows_margin.
+# Chosen on the dev books that are not trained on (Carroll, Shakespeare): see TOXICITY_MODEL.md.
+LONG_WINDOW_WORDS = 12  # windows of a text longer than toxicity.window_words (chosen with the margin)
+WINDOW_MARGIN = 0.75
+TEST_FOLD, CALIBRATION_FOLD = 0, 1
+
+
+@dataclass(frozen=True)
+class Source:
+    """A labelled set: its file under the data folder, where it was written, and whether its
+    licence lets gristmill ship weights trained on it."""
+
+    name: str
+    path: str
+    platform: str
+    licence: str
+    shipped: bool
+
+
+SOURCES = (
+    Source("davidson", "toxicity/davidson_toxicity_dev.jsonl", "twitter", "MIT", True),
+    Source("olid2019", "toxicity/more/olid2019.jsonl", "twitter", "none stated (Twitter terms)", False),
+    Source("hateval2019", "toxicity/more/hateval2019.jsonl", "twitter", "none stated (Twitter terms)", False),
+    Source("implicit_hate", "toxicity/more/implicit_hate.jsonl", "twitter", "CC BY 4.0", True),
+    Source("stormfront", "toxicity/stormfront_toxicity_dev.jsonl", "stormfront", "CC BY-SA 3.0 ES", True),
+    Source("gab_hate_corpus", "toxicity/more/gab_hate_corpus.jsonl", "gab_reddit", "unverified (third-party copy)", False),
+    Source("edos_sexism", "toxicity/more/edos_sexism.jsonl", "gab_reddit", "CC0 1.0", True),
+    Source("wiki_talk_cat", "toxicity/more/wiki_talk_cat.jsonl", "wikipedia", "Apache-2.0; text CC BY-SA 3.0", True),
+    Source("convabuse", "toxicity/more/convabuse.jsonl", "chatbot", "CC BY 4.0", True),
+)
+# Test sets only: ETHOS and the Jigsaw sample are other platforms; HateCheck and Hatemoji are
+# functional and adversarial suites, read per functionality rather than learned.
+TEST_SETS = {
+    "ethos": "toxicity/ethos_toxicity_dev.jsonl",
+    "jigsaw_wiki": "toxicity/jigsaw_wiki_toxicity_dev.jsonl",
+    "hatecheck": "toxicity/more/hatecheck.jsonl",
+    "hatemoji": "toxicity/more/hatemoji.jsonl",
+}
 # Public-domain books: H. G. Wells (neardup set), Austen, Shelley and Wharton (prose set). Carroll
 # and Shakespeare stay out, so benchmarks/filters.py can measure false positives on unseen books.
 DEFAULT_BENIGN = (
-    "/work/shared/data/neardup/neardup_dev_docs.jsonl",
-    "/work/shared/data/prose/prose_dev.jsonl:pg1342-,pg84-,the-verdict",
+    "neardup/neardup_dev_docs.jsonl",
+    "prose/prose_dev.jsonl:pg1342-,pg84-,the-verdict",
 )
-DEFAULT_L2 = 1e-6
-DEFAULT_MAX_ITER = 400
 
 
-def load_labelled(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
-    """(texts, toxic labels, ids) of a labelled JSONL file."""
-    texts, labels, ids = [], [], []
+@dataclass
+class Labelled:
+    """Texts of one source with their labels, ids and original labels."""
+
+    name: str
+    texts: list[str]
+    labels: np.ndarray
+    ids: list[str]
+    source_labels: list[str]
+
+    def folds(self) -> np.ndarray:
+        return np.array([zlib.crc32(i.encode()) % 5 for i in self.ids])
+
+    def subset(self, mask: np.ndarray) -> "Labelled":
+        pick = np.flatnonzero(mask)
+        return Labelled(self.name, [self.texts[i] for i in pick], self.labels[pick], [self.ids[i] for i in pick],
+                        [self.source_labels[i] for i in pick])
+
+
+def load_labelled(path: Path, name: str | None = None) -> Labelled:
+    """A labelled JSONL file: {"id", "text", and "label" (0/1) or "toxic" (bool)} per line."""
+    texts, labels, ids, source_labels = [], [], [], []
     with path.open(encoding="utf-8") as f:
         for line in f:
             record = json.loads(line)
             texts.append(record["text"])
-            labels.append(bool(record["toxic"]))
+            labels.append(bool(record["label"] if "label" in record else record["toxic"]))
             ids.append(str(record.get("id", len(ids))))
-    return texts, np.array(labels, dtype=bool), ids
+            source_labels.append(str(record.get("source_label", "")))
+    return Labelled(name or path.stem, texts, np.array(labels, dtype=bool), ids, source_labels)
 
 
 def design_matrix(texts: list[str], featurizer: Featurizer) -> sp.csr_matrix:
@@ -77,26 +146,45 @@ def balanced_weights(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
     return weights
 
 
-def fit_logistic(
-    X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray, l2: float = DEFAULT_L2, max_iter: int = DEFAULT_MAX_ITER
-) -> tuple[np.ndarray, float]:
-    """Weighted, L2-regularised logistic regression; returns (weights, bias)."""
-    target = y.astype(np.float64)
-    w_norm = weights / weights.sum()
-    Xt = X.T.tocsr()
+def fit_logistic(X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray, C: float = DEFAULT_C) -> tuple[np.ndarray, float]:
+    """Weighted L2 logistic regression by liblinear's dual solver (about 10x faster than the
+    primal on this many features); weights are rescaled to mean 1 so C means the same
+    whatever the data size. Returns (weights, bias)."""
+    from sklearn.linear_model import LogisticRegression  # dev-time only: scoring needs numpy alone
 
-    def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = params[:-1], params[-1]
-        z = X @ w + b
-        loss = float(np.sum(w_norm * (np.logaddexp(0.0, z) - target * z)) + 0.5 * l2 * (w @ w))
-        residual = w_norm * (1.0 / (1.0 + np.exp(-z)) - target)
-        return loss, np.append(Xt @ residual + l2 * w, residual.sum())
-
-    result = minimize(loss_and_grad, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
-    return result.x[:-1], float(result.x[-1])
+    model = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=1000, tol=1e-4, random_state=0)
+    model.fit(X, y, sample_weight=weights * (len(weights) / weights.sum()))
+    return model.coef_.ravel().astype(np.float64), float(model.intercept_[0])
 
 
-def benign_chunks(texts: list[str], words: int = 64) -> list[str]:
+def platt(logits: np.ndarray, labels: np.ndarray, iterations: int = 100) -> tuple[float, float]:
+    """(a, b) so that sigmoid(a * logit + b) is calibrated on these texts: Newton's method on the
+    log-loss, each step halved until the loss goes down (plain Newton can overshoot and diverge)."""
+    y = labels.astype(np.float64)
+
+    def loss(a: float, b: float) -> float:
+        z = a * logits + b
+        return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
+    a, b = 1.0, 0.0
+    current = loss(a, b)
+    for _ in range(iterations):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (a * logits + b)))  # the logistic function, without overflow
+        g = np.array([np.sum((p - y) * logits), np.sum(p - y)])
+        h = p * (1 - p)
+        H = np.array([[np.sum(h * logits * logits), np.sum(h * logits)], [np.sum(h * logits), np.sum(h)]]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(H, g)
+        scale = 1.0
+        while scale > 1e-6 and loss(a - scale * step[0], b - scale * step[1]) > current:
+            scale /= 2
+        a, b = a - scale * step[0], b - scale * step[1]
+        previous, current = current, loss(a, b)
+        if previous - current < 1e-12 * max(1.0, abs(previous)):
+            break
+    return float(a), float(b)
+
+
+def benign_chunks(texts: list[str], words: int = WINDOW_WORDS) -> list[str]:
     """Long benign documents (books) cut into window-sized pieces of at least 16 words. The
     labelled sets are tweets, comments and forum sentences; without long-form negatives the
     model reads ordinary narrative (pronouns, dialogue) as toxic and long windows drift up."""
@@ -105,31 +193,73 @@ def benign_chunks(texts: list[str], words: int = 64) -> list[str]:
         tokens = text.split()
         for start in range(0, len(tokens), words):
             piece = tokens[start : start + words]
-            if len(piece) >= 16:
+            if len(piece) >= words // 2:
                 pieces.append(" ".join(piece))
     return pieces
 
 
+def planted(pieces: list[str], positives: list[str], seed: int = 0) -> list[str]:
+    """Each book piece with a positive text put in at a random word boundary. Scored by windows,
+    an insult in a book shares its window with calm narrative; trained on these, the model learns
+    that narrative words are no evidence either way, so the insult is not diluted below 0.5."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for piece in pieces:
+        words = piece.split(" ")
+        passage = positives[int(rng.integers(len(positives)))]
+        cut = int(rng.integers(len(words) + 1))
+        out.append(" ".join(words[:cut] + [passage] + words[cut:]))
+    return out
+
+
 def train_model(
-    labelled: list[tuple[list[str], np.ndarray, str]],
+    labelled: list[Labelled],
     featurizer: Featurizer = Featurizer(),
-    l2: float = DEFAULT_L2,
-    max_iter: int = DEFAULT_MAX_ITER,
+    C: float = DEFAULT_C,
+    books: list[str] | None = None,
+    calibration: list[Labelled] | None = None,
+    matrices: dict[str, sp.csr_matrix] | None = None,
 ) -> ToxicityModel:
-    """Fit a ToxicityModel on [(texts, labels, source name), ...]."""
-    X = sp.vstack([design_matrix(texts, featurizer) for texts, _, _ in labelled]).tocsr()
-    y = np.concatenate([labels for _, labels, _ in labelled])
-    sources = np.concatenate([np.full(len(labels), name) for _, labels, name in labelled])
-    w, b = fit_logistic(X, y, balanced_weights(y, sources), l2, max_iter)
-    return ToxicityModel(w, b, featurizer)
+    """Fit a ToxicityModel on labelled sources (classes balanced inside each) plus benign book
+    pieces, alone (negatives) and with a positive planted inside (positives); with `calibration` sets, Platt-scale it on them at their natural class balance.
+    `matrices` caches design matrices by source name (benchmarks reuse them across fits)."""
+
+    def matrix(part: Labelled) -> sp.csr_matrix:
+        if matrices is None:
+            return design_matrix(part.texts, featurizer)
+        key = (part.name, len(part.texts))  # a source and its fifths share a name, not a length
+        if key not in matrices:
+            matrices[key] = design_matrix(part.texts, featurizer)
+        return matrices[key]
+
+    blocks = [matrix(part) for part in labelled]
+    y = np.concatenate([part.labels for part in labelled])
+    sources = np.concatenate([np.full(len(part.labels), i) for i, part in enumerate(labelled)])
+    weights = balanced_weights(y, sources)
+    if books:
+        positives = [t for part in labelled for t, label in zip(part.texts, part.labels) if label]
+        with_abuse = planted(books, positives)
+        total = weights.sum()
+        blocks += [design_matrix(books, featurizer), design_matrix(with_abuse, featurizer)]
+        y = np.concatenate([y, np.zeros(len(books), dtype=bool), np.ones(len(books), dtype=bool)])
+        weights = np.concatenate([weights, np.full(len(books), BOOKS_WEIGHT * total / len(books)),
+                                  np.full(len(books), PLANTED_WEIGHT * total / len(books))])
+    w, b = fit_logistic(sp.vstack(blocks).tocsr(), y, weights, C)
+    if calibration:
+        logits = np.concatenate([matrix(part) @ w + b for part in calibration])
+        a, shift = platt(logits, np.concatenate([part.labels for part in calibration]))
+        w, b = a * w, a * b + shift
+    return ToxicityModel(w, b, featurizer, WINDOW_MARGIN, LONG_WINDOW_WORDS)
 
 
-def load_benign(spec: str) -> list[str]:
-    """Texts of 'PATH' or 'PATH:PREFIX,PREFIX' (only records whose id starts with a prefix)."""
+def load_benign(spec: str, data: Path | None = None) -> list[str]:
+    """Texts of 'PATH' or 'PATH:PREFIX,PREFIX' (only records whose id starts with a prefix);
+    a relative PATH is read under `data`."""
     path, _, prefixes = spec.partition(":")
     wanted = tuple(p for p in prefixes.split(",") if p)
+    full = Path(path) if data is None else data / path
     texts = []
-    with Path(path).open(encoding="utf-8") as f:
+    with full.open(encoding="utf-8") as f:
         for line in f:
             record = json.loads(line)
             if not wanted or str(record.get("id", "")).startswith(wanted):
@@ -137,32 +267,43 @@ def load_benign(spec: str) -> list[str]:
     return texts
 
 
+def load_source(data: Path, source: Source) -> Labelled:
+    path = data / source.path
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: pass --data with the folder holding toxicity/ (see TOXICITY_MODEL.md)")
+    return load_labelled(path, source.name)
+
+
+def split(part: Labelled) -> dict[str, Labelled]:
+    """The test, calibration and training fifths of a source (by id hash)."""
+    folds = part.folds()
+    return {"test": part.subset(folds == TEST_FOLD), "calibration": part.subset(folds == CALIBRATION_FOLD),
+            "train": part.subset(folds > CALIBRATION_FOLD)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/toxicity"), help="folder of <source>_toxicity_dev.jsonl")
-    parser.add_argument("--sources", nargs="+", default=list(DEFAULT_SOURCES))
-    parser.add_argument(
-        "--benign", nargs="*", default=list(DEFAULT_BENIGN),
-        help="JSONL files of long benign text (PATH or PATH:ID_PREFIX,...), cut into window-sized negatives",
-    )
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="the shared data folder (toxicity/, prose/, neardup/)")
+    parser.add_argument("--all-sources", action="store_true",
+                        help="also train on sources whose licence does not allow shipping (for measurement, never for the package)")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--bits", type=int, default=Featurizer().bits, help="log2 of the number of hash buckets")
-    parser.add_argument("--l2", type=float, default=DEFAULT_L2)
+    parser.add_argument("--C", type=float, default=DEFAULT_C, help="inverse L2 strength (liblinear)")
     args = parser.parse_args()
 
-    labelled = []
-    for source in args.sources:
-        path = args.data / f"{source}_toxicity_dev.jsonl"
-        if not path.is_file():
-            raise SystemExit(f"{path} not found: pass --data with the folder holding the labelled JSONL files")
-        texts, labels, _ = load_labelled(path)
-        labelled.append((texts, labels, source))
-        print(f"{source}: {len(texts)} texts, {int(labels.sum())} toxic")
-    if args.benign:
-        pieces = benign_chunks([t for spec in args.benign for t in load_benign(spec)])
-        labelled.append((pieces, np.zeros(len(pieces), dtype=bool), "books"))
-        print(f"books: {len(pieces)} benign pieces")
-    model = train_model(labelled, Featurizer(bits=args.bits), l2=args.l2)
+    train, calibration = [], []
+    for source in SOURCES:
+        if not (source.shipped or args.all_sources):
+            print(f"{source.name}: left out (licence: {source.licence})")
+            continue
+        parts = split(load_source(args.data, source))
+        train.append(parts["train"])
+        calibration.append(parts["calibration"])
+        print(f"{source.name}: {len(parts['train'].texts)} train ({int(parts['train'].labels.sum())} positive), "
+              f"{len(parts['calibration'].texts)} calibration, {len(parts['test'].texts)} test")
+    books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec, args.data)])
+    print(f"books: {len(books)} benign pieces")
+    model = train_model(train, Featurizer(bits=args.bits), args.C, books=books, calibration=calibration)
     model.save(args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, sha256 {digest})")
