@@ -34,6 +34,8 @@ from collections import Counter, defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+import tables  # noqa: E402
 from datatrove.data import Document as DatatroveDocument  # noqa: E402
 from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter  # noqa: E402
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory  # noqa: E402
@@ -53,13 +55,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def table(headers: list[str], rows: list[list]) -> None:
-    cells = [[f"{c:.4f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
-    print(flush=True)
+    tables.table(headers, rows, digits=4)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from tables import table
+
 import numpy as np
 
 from pipeline.filters.toxicity import default_model
@@ -62,14 +64,6 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bi
     return float(error)
 
 
-def table(headers: list[str], rows: list[list]) -> None:
-    cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
-    print(flush=True)
 
 
 def matrix(part, matrices: dict):

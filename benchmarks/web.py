@@ -41,6 +41,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+from tables import table
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("GRISTMILL_DATA", ROOT.parent / "shared" / "data")) / "web" / "extraction_dev"
@@ -177,14 +179,6 @@ def seconds_of(fn: Callable, arg) -> tuple[float, float]:
     return time.perf_counter() - started, cpu() - cpu_started
 
 
-def table(headers: list[str], rows: list[list]) -> None:
-    cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
-    print(flush=True)
 
 
 def archive_table() -> None:
