@@ -81,7 +81,7 @@ def test_latin_gibberish_is_unknown_and_would_have_been_labelled():
 
 
 def test_supported_sentences_and_short_texts_keep_their_labels():
-    from tests.test_filters_language import KNOWN
+    from test_filters_language import KNOWN
 
     labels = IDENTIFIER.identify_many(list(KNOWN.values()))
     assert [label for label, _ in labels] == list(KNOWN)
@@ -126,7 +126,7 @@ def test_allowed_treats_unknown_as_a_label_of_its_own():
 
 def test_calibration_takes_medians_over_rightly_labelled_texts():
     from pipeline.filters.calibrate_language import calibrate
-    from tests.test_filters_language import KNOWN
+    from test_filters_language import KNOWN
 
     rows = [{"text": KNOWN["en"], "lang": "en"}, {"text": KNOWN["fr"], "lang": "fr"}, {"text": KNOWN["de"], "lang": "en"}]
     languages = calibrate(rows)
