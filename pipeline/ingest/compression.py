@@ -7,9 +7,9 @@ it is. Every byte decompressed before a truncation comes through before the erro
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import zstandard
 
@@ -36,36 +36,28 @@ def sniff_compression(path: Path) -> str | None:
         return compression_of(f.read(4))
 
 
-def _gzip_chunks(raw: IO[bytes]) -> Iterator[bytes]:
-    # zlib directly rather than gzip.open: every byte decompressed before a cut is kept.
-    decompressor = zlib.decompressobj(wbits=31)
+# A new decompressor for each gzip member or zstd frame: concatenated members (`cat a.gz b.gz`) and
+# frames are one valid stream. zlib rather than gzip.open, so every byte decompressed before a cut is kept.
+DECOMPRESSORS: dict[str, Callable[[], Any]] = {
+    "gzip": lambda: zlib.decompressobj(wbits=31),
+    "zstd": lambda: zstandard.ZstdDecompressor().decompressobj(),
+}
+
+
+def _decompressed_chunks(raw: IO[bytes], kind: str) -> Iterator[bytes]:
+    new_decompressor = DECOMPRESSORS[kind]
+    decompressor = new_decompressor()
     in_member = False
     while compressed := raw.read(CHUNK):
         while compressed:
             in_member = True
             yield decompressor.decompress(compressed)
             compressed = b""
-            if decompressor.eof:  # a next gzip member follows (concatenated .gz files)
+            if decompressor.eof:  # a next member or frame follows
                 compressed = decompressor.unused_data
-                decompressor, in_member = zlib.decompressobj(wbits=31), False
+                decompressor, in_member = new_decompressor(), False
     if in_member and not decompressor.eof:
-        raise TruncatedArchive("gzip stream ends before its end marker")
-
-
-def _zstd_chunks(raw: IO[bytes]) -> Iterator[bytes]:
-    # Concatenated zstd frames are one valid stream too (`cat a.zst b.zst`).
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    in_frame = False
-    while compressed := raw.read(CHUNK):
-        while compressed:
-            in_frame = True
-            yield decompressor.decompress(compressed)
-            compressed = b""
-            if decompressor.eof:
-                compressed = decompressor.unused_data
-                decompressor, in_frame = zstandard.ZstdDecompressor().decompressobj(), False
-    if in_frame and not decompressor.eof:
-        raise TruncatedArchive("zstd stream ends before its end marker")
+        raise TruncatedArchive(f"{kind} stream ends before its end marker")
 
 
 def file_chunks(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -74,10 +66,8 @@ def file_chunks(path: Path, start: int = 0, end: int | None = None) -> Iterator[
     with open(path, "rb") as raw:
         kind = compression_of(raw.read(4)) if start == 0 else None
         raw.seek(0 if kind else start)
-        if kind == "gzip":
-            yield from _gzip_chunks(raw)
-        elif kind == "zstd":
-            yield from _zstd_chunks(raw)
+        if kind:
+            yield from _decompressed_chunks(raw, kind)
         else:
             left = None if end is None else end - start
             while chunk := raw.read(CHUNK if left is None else min(CHUNK, left)):
