@@ -35,7 +35,7 @@ POINTS = [
     "dedup.start", "dedup.end", "dedup.stats_written",
     "ledger.start", "ledger.part_done", "ledger.part_done#5", "ledger.end", "ledger.stats_written",
     "tokenizer.start", "tokenizer.end", "tokenizer.stats_written",
-    "shards.start", "shards.shard_written", "shards.shard_written#3", "shards.end", "shards.stats_written",
+    "shards.start", "shards.shard_tmp_written", "shards.shard_written", "shards.shard_written#3", "shards.end", "shards.stats_written",
     "report.start", "report.end", "report.stats_written",
 ]
 

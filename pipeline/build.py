@@ -112,11 +112,23 @@ def prepare(out: Path, config: Config, inputs: list[str], overwrite: bool = Fals
             if child.name != BuildLock.NAME:
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     build_dir.root.mkdir(parents=True, exist_ok=True)
+    sweep_interrupted_writes(build_dir.root)
     write_json(previous, request)
     tmp = build_dir.config.with_name("config.yaml.tmp")
     tmp.write_text(dump_config(config))
     os.replace(tmp, build_dir.config)
     return build_dir
+
+
+INTERRUPTED_WRITES = (".tokenize-*", ".*.tmp", "shards/.*.tmp", "shards/provenance/.*.tmp")
+
+
+def sweep_interrupted_writes(root: Path) -> None:
+    """Remove the uniquely named temporaries of writes a kill -9 cut short. Their names are random
+    (several processes may write beside each other), so a rerun would not overwrite them."""
+    for pattern in INTERRUPTED_WRITES:
+        for path in root.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def reopen(out: Path) -> tuple[BuildDir, Config, list[str]]:

@@ -244,6 +244,7 @@ class Packing:
         tmp = _atomic_path(path)
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
             writer.write_batch(pa.record_batch([column], schema=schema))
+        fault_point("shards.shard_tmp_written")
         os.replace(tmp, path)
         fault_point("shards.shard_written")
         provenance_path = self.out_dir / "provenance" / f"{self.split}-{index:05d}.parquet"

@@ -81,6 +81,12 @@ def _figures(data: Any) -> Any:
     return data
 
 
+def leftovers(out: Path) -> list[str]:
+    """Temporaries a killed write left behind that the finished build still holds."""
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                  if p.name.startswith(".tokenize-") or (p.name.startswith(".") and p.name.endswith(".tmp")))
+
+
 def build_outputs(out: Path, same_config: bool = True) -> dict[str, Any]:
     """What must be byte-identical between builds: ledger, tokenizer, shards, manifest, and the
     report's figures (with `same_config` False, all but the config's hash in the manifest)."""

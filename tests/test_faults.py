@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fault_build import TINY_BUILD, build_outputs, make_fault_corpus, run_build
+from fault_build import TINY_BUILD, build_outputs, leftovers, make_fault_corpus, run_build
 
 # Each scenario runs several real builds; on a 2-core machine shared with other jobs one took 250 s.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 # In pipeline order; each run of the chain resumes the last one and dies at the next point.
 KILL_CHAIN = [
     "discover.inputs_written", "annotate.part_tmp_written", "annotate.part_written", "annotate.stats_written",
-    "dedup.end", "ledger.part_done", "ledger.stats_written", "tokenizer.end", "shards.shard_written",
+    "dedup.end", "ledger.part_done", "ledger.stats_written", "tokenizer.end", "shards.shard_tmp_written",
+    "shards.shard_written",
     "shards.stats_written", "report.end",
 ]
 
@@ -51,13 +52,14 @@ def reference(corpus, config, tmp_path_factory) -> Path:
     return out
 
 
-def test_kill_9_at_11_points_across_every_stage_then_rerun_gives_byte_identical_output(corpus, config, reference, tmp_path):
+def test_kill_9_at_12_points_across_every_stage_then_rerun_gives_byte_identical_output(corpus, config, reference, tmp_path):
     out = tmp_path / "build"
     for point in KILL_CHAIN:
         result = run_build(corpus, out, config, GRISTMILL_KILL_AT=point)
         assert result.returncode == -signal.SIGKILL, (point, result.stderr[-2000:])
     assert run_build(corpus, out, config).returncode == 0
     assert build_outputs(out) == build_outputs(reference)
+    assert leftovers(out) == []
 
 
 def test_kill_9_at_random_moments_then_rerun_gives_byte_identical_output(corpus, config, reference, tmp_path):
@@ -74,6 +76,7 @@ def test_kill_9_at_random_moments_then_rerun_gives_byte_identical_output(corpus,
         process.wait()
     assert run_build(corpus, out, config).returncode == 0
     assert build_outputs(out) == build_outputs(reference)
+    assert leftovers(out) == []
 
 
 def test_a_worker_killed_once_is_retried_and_nothing_is_lost(corpus, config, reference, tmp_path):
