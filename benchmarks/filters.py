@@ -260,6 +260,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--weighting", choices=["balanced", "natural"], default="balanced",
+                        help="row weighting of the toxicity recipe in leave-one-platform-out (the shipped model is balanced)")
     parser.add_argument("--only", choices=["language", "unknown-languages", "toxicity", "throughput"], default=None,
                         help="one section (unknown-languages: only the languages-without-a-profile part of language)")
     args = parser.parse_args()
@@ -270,7 +272,7 @@ def main() -> None:
             bench_language(args.data)
         bench_unknown_languages(args.data)
     if args.only in (None, "toxicity"):
-        bench_toxicity(args.data)
+        bench_toxicity(args.data, args.weighting)
     if args.only in (None, "toxicity", "throughput"):  # toxicity: the chain's cost is part of its answer
         bench_throughput(args.data, args.repeats)
 

@@ -74,20 +74,21 @@ def matrix(part, matrices: dict):
     return matrices[key]
 
 
-def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool):
+def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool, weighting: str = "balanced"):
     """{platform: {source: ROC-AUC}} and the model trained on every platform of the set."""
     chosen = [s for s in SOURCES if s.shipped or not shipped_only]
     platforms = sorted({s.platform for s in chosen})
     results = {}
     for platform in platforms:
-        model = train_model([data[s.name] for s in chosen if s.platform != platform], books=books, matrices=matrices)
+        model = train_model([data[s.name] for s in chosen if s.platform != platform], books=books, matrices=matrices,
+                            weighting=weighting)
         results[platform] = {s.name: roc_auc(data[s.name].labels, matrix(data[s.name], matrices) @ model.weights + model.bias)
                              for s in chosen if s.platform == platform}
-    everything = train_model([data[s.name] for s in chosen], books=books, matrices=matrices)
+    everything = train_model([data[s.name] for s in chosen], books=books, matrices=matrices, weighting=weighting)
     return results, everything
 
 
-def bench_toxicity(root: Path) -> None:
+def bench_toxicity(root: Path, weighting: str = "balanced") -> None:
     """The shipped model's figures first (seconds), then leave one platform out (a dozen fits)."""
     data = {s.name: load_source(root, s) for s in SOURCES}
     tests = {name: load_labelled(root / path, name) for name, path in TEST_SETS.items()}
@@ -129,7 +130,7 @@ def bench_toxicity(root: Path) -> None:
     bench_long_documents(root, data, shipped)
     lopo, all_models = {}, {}
     for label, shipped_only in (("every source", False), ("shippable sources", True)):
-        lopo[label], all_models[label] = leave_one_platform_out(SOURCES, data, books, matrices, shipped_only)
+        lopo[label], all_models[label] = leave_one_platform_out(SOURCES, data, books, matrices, shipped_only, weighting)
     rows = []
     for label, results in lopo.items():
         for platform, per_source in results.items():

@@ -5,7 +5,8 @@
 
 Same protocol as the leave-one-platform-out table of benchmarks/toxicity_quality.py (every text of
 a source, classes balanced inside each source, scored whole, no book pieces), for three
-featurisations: the shipped n-grams, WordLlama's `l2_supercat_256` mean token embedding alone
+featurisations: the shipped n-grams (classes balanced inside each source, as shipped, and every text
+weighing 1), WordLlama's `l2_supercat_256` mean token embedding alone
 (standardised), and both in one logistic regression (the embedding L2-normalised). Once with every
 source and once with the shippable ones; ETHOS and the Jigsaw sample are read by the model trained
 on all of them. About 15 minutes on 2 cores. Results: pipeline/filters/TOXICITY_MODEL.md.
@@ -25,7 +26,7 @@ from toxicity_quality import roc_auc
 
 from pipeline.filters.toxicity import normalize
 from pipeline.filters.train_toxicity import (
-    SOURCES, TEST_SETS, Featurizer, balanced_weights, design_matrix, load_labelled, load_source,
+    SOURCES, TEST_SETS, Featurizer, design_matrix, load_labelled, load_source, row_weights,
 )
 
 
@@ -61,12 +62,12 @@ def features(cache: dict, name: str, kind: str):
     return sp.hstack([ngrams, sp.csr_matrix(embedding)]).tocsr()
 
 
-def fit(data: dict, cache: dict, names: list[str], kind: str):
-    """A scorer (source name -> logits) trained on `names`, classes balanced inside each source."""
+def fit(data: dict, cache: dict, names: list[str], kind: str, weighting: str):
+    """A scorer (source name -> logits) trained on `names`, rows weighted by `weighting`."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.concatenate([data[n].labels for n in names])
-    weights = balanced_weights(y, np.concatenate([np.full(len(data[n].labels), i) for i, n in enumerate(names)]))
+    weights = row_weights(y, np.concatenate([np.full(len(data[n].labels), i) for i, n in enumerate(names)]), weighting)
     weights *= len(weights) / weights.sum()
     if kind == "embedding":
         X = np.vstack([features(cache, n, kind) for n in names])
@@ -89,21 +90,22 @@ def main() -> None:
         data = {n: d.subset(np.arange(len(d.texts)) < args.limit) for n, d in data.items()}
     cache = {n: (design_matrix(d.texts, Featurizer()), mean_token_embeddings(d.texts)) for n, d in data.items()}
     rows = []
-    for kind in ("n-grams", "embedding", "n-grams + embedding"):
+    for kind, weighting in (("n-grams", "balanced"), ("n-grams", "natural"), ("embedding", "balanced"),
+                            ("n-grams + embedding", "balanced")):
         for label, shipped_only in (("every source", False), ("shippable", True)):
             chosen = [s for s in SOURCES if s.shipped or not shipped_only]
             per_platform = {}
             for platform in sorted({s.platform for s in chosen}):
-                score = fit(data, cache, [s.name for s in chosen if s.platform != platform], kind)
+                score = fit(data, cache, [s.name for s in chosen if s.platform != platform], kind, weighting)
                 per_platform[platform] = np.mean([roc_auc(data[s.name].labels, score(s.name))
                                                   for s in chosen if s.platform == platform])
-            score = fit(data, cache, [s.name for s in chosen], kind)
-            rows.append([kind, label, *per_platform.values(), float(np.mean(list(per_platform.values()))),
+            score = fit(data, cache, [s.name for s in chosen], kind, weighting)
+            rows.append([kind, weighting, label, *per_platform.values(), float(np.mean(list(per_platform.values()))),
                          roc_auc(data["ethos"].labels, score("ethos")),
                          roc_auc(data["jigsaw_wiki"].labels, score("jigsaw_wiki"))])
-            print(f"{kind}, {label}: done", flush=True)
+            print(f"{kind}, {weighting}, {label}: done", flush=True)
     platforms = sorted({s.platform for s in SOURCES})
-    table(["features", "sources", *platforms, "mean", "ETHOS", "Jigsaw"], rows)
+    table(["features", "weighting", "sources", *platforms, "mean", "ETHOS", "Jigsaw"], rows)
 
 
 if __name__ == "__main__":

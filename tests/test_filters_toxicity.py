@@ -226,3 +226,13 @@ def test_training_calibrates_on_the_calibration_set():
     scores = np.array([model.score(t) for t in calibration.texts])
     # balanced training would put the mean near 0.5; calibrated, it matches the 10 % base rate
     assert abs(scores.mean() - calibration.labels.mean()) < 0.02
+
+
+def test_row_weights_natural_weighs_every_text_alike_and_unknown_weightings_are_refused():
+    from pipeline.filters.train_toxicity import row_weights
+
+    labels, sources = np.array([1, 0, 0, 0, 1, 1], dtype=bool), np.array([0, 0, 0, 0, 1, 1])
+    assert row_weights(labels, sources, "natural").tolist() == [1.0] * 6
+    assert row_weights(labels, sources).tolist() == balanced_weights(labels, sources).tolist()
+    with pytest.raises(ValueError, match="balanced"):
+        row_weights(labels, sources, "equal")

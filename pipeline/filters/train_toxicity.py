@@ -7,7 +7,9 @@ labelled it positive under that source's scheme: offensive (Davidson, OLID), hat
 the Gab Hate Corpus, HatEval, Implicit Hate), sexist (EDOS), toxic or abusive (Wikipedia talk,
 ConvAbuse). The sources are pooled into one logistic regression in which the two classes weigh
 the same inside every source (so no source's base rate becomes the prior, and every scheme pulls
-on the weights), plus long benign book pieces as negatives. One linear score is then fitted to
+on the weights), plus long benign book pieces as negatives (`--weighting natural`, every text
+weighing 1, transfers better without the book pieces and worse with them: TOXICITY_MODEL.md). One
+linear score is then fitted to
 "any of these schemes": the evidence of a profane insult, a slur, a hateful generalisation, a
 sexist remark all add up in one logit. Picked by leave-one-platform-out (TOXICITY_MODEL.md).
 
@@ -134,6 +136,16 @@ def design_matrix(texts: list[str], featurizer: Featurizer) -> sp.csr_matrix:
     )
 
 
+WEIGHTINGS = ("balanced", "natural")
+
+
+def row_weights(labels: np.ndarray, sources: np.ndarray, weighting: str = "balanced") -> np.ndarray:
+    """`natural`: every text weighs 1. `balanced`: the classes weigh the same inside each source."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, not {weighting!r}")
+    return np.ones(len(labels)) if weighting == "natural" else balanced_weights(labels, sources)
+
+
 def balanced_weights(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
     """Classes weigh the same inside each source; each source weighs as many rows as it has."""
     weights = np.ones(len(labels))
@@ -219,8 +231,9 @@ def train_model(
     books: list[str] | None = None,
     calibration: list[Labelled] | None = None,
     matrices: dict[str, sp.csr_matrix] | None = None,
+    weighting: str = "balanced",
 ) -> ToxicityModel:
-    """Fit a ToxicityModel on labelled sources (classes balanced inside each) plus benign book
+    """Fit a ToxicityModel on labelled sources (rows weighted by `weighting`) plus benign book
     pieces, alone (negatives) and with a positive planted inside (positives); with `calibration` sets, Platt-scale it on them at their natural class balance.
     `matrices` caches design matrices by source name (benchmarks reuse them across fits)."""
 
@@ -235,7 +248,7 @@ def train_model(
     blocks = [matrix(part) for part in labelled]
     y = np.concatenate([part.labels for part in labelled])
     sources = np.concatenate([np.full(len(part.labels), i) for i, part in enumerate(labelled)])
-    weights = balanced_weights(y, sources)
+    weights = row_weights(y, sources, weighting)
     if books:
         positives = [t for part in labelled for t, label in zip(part.texts, part.labels) if label]
         with_abuse = planted(books, positives)
@@ -289,6 +302,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--bits", type=int, default=Featurizer().bits, help="log2 of the number of hash buckets")
     parser.add_argument("--C", type=float, default=DEFAULT_C, help="inverse L2 strength (liblinear)")
+    parser.add_argument("--weighting", choices=WEIGHTINGS, default="balanced",
+                        help="balanced (shipped): classes weigh the same inside each source; natural: every text weighs 1")
     args = parser.parse_args()
 
     train, calibration = [], []
@@ -303,7 +318,8 @@ def main() -> None:
               f"{len(parts['calibration'].texts)} calibration, {len(parts['test'].texts)} test")
     books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec, args.data)])
     print(f"books: {len(books)} benign pieces")
-    model = train_model(train, Featurizer(bits=args.bits), args.C, books=books, calibration=calibration)
+    model = train_model(train, Featurizer(bits=args.bits), args.C, books=books, calibration=calibration,
+                        weighting=args.weighting)
     model.save(args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, sha256 {digest})")
