@@ -62,7 +62,12 @@ def _run(inputs: list[str], out: Path, config_path: Optional[Path], config: Any,
          no_prefect: bool, debug: bool) -> dict[str, Any]:
     if no_prefect:
         from flows.progress import stage_progress
+        from pipeline.build import BuildError
         from pipeline.build import build as build_directly
+
+        if config.executor.kind != "local":  # the cluster is reached through Prefect's task runner only
+            raise BuildError(f"executor.kind is {config.executor.kind}, which runs through Prefect: drop --no-prefect "
+                             f"(and unset {NO_PREFECT_ENV}), or set executor.kind: local")
 
         with stage_progress(not quiet) as progress:
             return build_directly([str(i) for i in inputs], out, config, progress=progress, overwrite=overwrite)

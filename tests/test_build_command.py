@@ -65,6 +65,16 @@ def test_an_expected_error_is_one_line_and_debug_adds_the_traceback(tmp_path):
     assert result.exit_code == 2 and "Traceback" in result.output
 
 
+def test_no_prefect_with_a_dask_executor_is_refused_saying_what_to_do(tmp_path):
+    (tmp_path / "a.txt").write_text("some text")
+    config = tmp_path / "dask.yaml"
+    config.write_text("executor:\n  kind: dask\n")
+    result = build(str(tmp_path / "a.txt"), "--out", str(tmp_path / "out"), "--config", str(config), "--no-prefect")
+    assert result.exit_code == 2
+    assert "executor.kind is dask, which runs through Prefect: drop --no-prefect" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # two Prefect API starts and two builds: 300 s was not enough on a loaded machine
 def test_prefect_startup_timeout_is_retried_and_the_outputs_equal_those_without_prefect(tmp_path):
