@@ -26,7 +26,7 @@ from toxicity_quality import roc_auc
 
 from pipeline.filters.toxicity import normalize
 from pipeline.filters.train_toxicity import (
-    SOURCES, TEST_SETS, Featurizer, design_matrix, load_labelled, load_source, row_weights,
+    SOURCES, TEST_SETS, Featurizer, design_matrix, fit_logistic, load_labelled, load_source, row_weights,
 )
 
 
@@ -63,20 +63,20 @@ def features(cache: dict, name: str, kind: str):
 
 
 def fit(data: dict, cache: dict, names: list[str], kind: str, weighting: str):
-    """A scorer (source name -> logits) trained on `names`, rows weighted by `weighting`."""
+    """A scorer (source name -> logits) trained on `names`, rows weighted by `weighting`: n-grams by
+    train_toxicity's own fit, the dense embedding alone standardised and fitted by lbfgs."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.concatenate([data[n].labels for n in names])
     weights = row_weights(y, np.concatenate([np.full(len(data[n].labels), i) for i, n in enumerate(names)]), weighting)
-    weights *= len(weights) / weights.sum()
     if kind == "embedding":
+        weights = weights * (len(weights) / weights.sum())
         X = np.vstack([features(cache, n, kind) for n in names])
         mean, spread = X.mean(0), X.std(0) + 1e-6
         model = LogisticRegression(C=1.0, max_iter=2000).fit((X - mean) / spread, y, sample_weight=weights)
         return lambda n: model.decision_function((features(cache, n, kind) - mean) / spread)
-    model = LogisticRegression(C=1.0, solver="liblinear", dual=True, max_iter=1000, tol=1e-4, random_state=0)
-    model.fit(sp.vstack([features(cache, n, kind) for n in names]).tocsr(), y, sample_weight=weights)
-    return lambda n: model.decision_function(features(cache, n, kind))
+    w, b = fit_logistic(sp.vstack([features(cache, n, kind) for n in names]).tocsr(), y, weights)
+    return lambda n: features(cache, n, kind) @ w + b
 
 
 def main() -> None:
