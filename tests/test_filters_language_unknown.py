@@ -8,6 +8,7 @@ from pipeline.config import LanguageConfig
 from pipeline.documents import Document
 from pipeline.filters.language import UNKNOWN, LanguageFilter, LanguageIdentifier
 from pipeline.filters.language_fit import ProfileFitTest, TrigramFit, reference, trigram_fits
+from pipeline.filters.language_function_words import MIN_WORDS, FunctionWordTest, function_word_share, function_words, words_of
 from pipeline.filters.language_script import LANGUAGE_SCRIPT, label_fits_script, other_script_label, script_counts
 
 IDENTIFIER = LanguageIdentifier()
@@ -133,6 +134,7 @@ def test_calibration_takes_medians_over_rightly_labelled_texts():
     assert sorted(languages) == ["en", "fr"] and languages["en"]["texts"] == 1  # the mislabelled row is left out
     english = trigram_fits([KNOWN["en"]], ["en"])[0]
     assert languages["en"]["coverage"] == round(english.coverage, 4)
+    assert languages["en"]["function_words"] == round(function_word_share(KNOWN["en"], "en")[0], 4)
 
 
 def test_the_sampler_method_gets_the_same_detection():
@@ -140,3 +142,39 @@ def test_the_sampler_method_gets_the_same_detection():
     assert sampler.identify(SHARED_SCRIPT_SHORT["kk"]) == (UNKNOWN, 0.0)
     assert sampler.identify(OWN_SCRIPT["ka"]) == ("ka", 1.0)
     assert sampler.identify("The library opens at nine in the morning and closes late on Thursdays.")[0] == "en"
+
+
+# Written for these tests: the same market-day scene in Javanese and in Indonesian.
+JAVANESE = ("Ing desa iku ana pasar sing rame saben esuk. Wong-wong padha teka saka ngendi-endi kanggo tuku sayuran, "
+            "beras lan iwak. Bocah-bocah dolanan ing plataran, dene wong tuwa lungguh ing ngisor wit gedhe karo ngombe "
+            "wedang lan ngobrol bab sawah lan udan sing durung teka.")
+INDONESIAN = ("Di desa itu ada pasar yang ramai setiap pagi. Orang-orang datang dari mana-mana untuk membeli sayuran, "
+              "beras dan ikan. Anak-anak bermain di halaman, sedangkan orang tua duduk di bawah pohon besar sambil minum "
+              "teh dan berbicara tentang sawah dan hujan yang belum datang.")
+
+
+def test_a_close_neighbour_whose_letters_fit_is_told_apart_by_its_function_words():
+    letters_only = LanguageIdentifier()
+    letters_only.function_word_test = FunctionWordTest({})  # no references: the test never objects
+    assert letters_only.identify(JAVANESE)[0] == "id"  # Javanese trigrams fit the Indonesian profile
+    assert IDENTIFIER.identify(JAVANESE) == (UNKNOWN, 0.0)
+    assert IDENTIFIER.identify(INDONESIAN)[0] == "id"
+    javanese_share, words = function_word_share(JAVANESE, "id")
+    assert javanese_share < 0.1 < 0.4 < function_word_share(INDONESIAN, "id")[0] and words == 47
+
+
+def test_the_function_word_test_abstains_on_short_texts_and_languages_without_a_list():
+    test = FunctionWordTest({"id": {"function_words": 0.48}})
+    assert not test.fits("id", JAVANESE)
+    assert test.fits("id", " ".join(words_of(JAVANESE)[:MIN_WORDS - 1]))  # too few words to judge
+    assert test.fits("sw", JAVANESE)  # no reference for Swahili: nothing to compare
+    assert function_word_share("https://example.com/ana/sing/lan", "id") is None  # a URL holds no words
+    assert function_word_share(INDONESIAN, "sw") is None  # spaCy has no Swahili list
+
+
+def test_every_spaced_supported_language_with_a_list_has_a_usual_share():
+    ref = reference()
+    with_list = set(function_words())
+    assert {"en", "id", "tl", "it", "fa"} <= with_list and not {"th", "ja", "zh-cn", "sw"} & with_list
+    assert all(0 <= ref[lang]["function_words"] <= 1 for lang in with_list)
+    assert ref["en"]["function_words"] > 0.4

@@ -28,7 +28,9 @@ by exact naive Bayes over every n-gram of the sample (deterministic, no seed nee
    languages writes gets that script's language or `unknown` (language_script.py); a label must
    be in a script that holds half the text's letters; and a label whose profile the text's
    trigrams fit much worse than that language's own texts do becomes `unknown`
-   (language_fit.py): Kyrgyz is not Russian, Cebuano not Tagalog. `unknown` has score 0.
+   (language_fit.py): Kyrgyz is not Russian. So does a label whose function words the text
+   barely uses (language_function_words.py): Javanese is not Indonesian, Cebuano not Tagalog,
+   though their letters fit. `unknown` has score 0.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ import numpy as np
 from pipeline.config import LanguageConfig
 from pipeline.documents import LANGUAGE, Document, FilterResult
 from pipeline.filters.langdetect_model import METHODS, langdetect_profiles, naive_bayes_of_rows
-from pipeline.filters.language_fit import ProfileFitTest, trigram_fits, trigram_fits_of_grams
+from pipeline.filters.language_fit import ProfileFitTest, reference, trigram_fits, trigram_fits_of_grams
+from pipeline.filters.language_function_words import FunctionWordTest
 from pipeline.filters.language_script import label_fits_script, other_script_label, script_counts
 
 UNKNOWN = "unknown"
@@ -265,6 +268,7 @@ class LanguageIdentifier:
         self.min_letters = min_letters
         self.method = method
         self.fit_test = ProfileFitTest() if detect_unknown else None
+        self.function_word_test = FunctionWordTest(reference()) if detect_unknown else None
 
     def identify(self, text: str) -> tuple[str, float]:
         return self.identify_many([text])[0]
@@ -319,8 +323,10 @@ class LanguageIdentifier:
         else:
             fits = trigram_fits_of_grams(grams, labels)
         out = []
+        assert self.function_word_test is not None
         for (_, sample, scripts), (label, score), fit in zip(pending, labelled, fits):
-            if label != UNKNOWN and not (label_fits_script(label, scripts.letters, scripts.blocks) and self.fit_test.fits(label, fit)):
+            if label != UNKNOWN and not (label_fits_script(label, scripts.letters, scripts.blocks) and self.fit_test.fits(label, fit)
+                                         and self.function_word_test.fits(label, sample)):
                 label, score = UNKNOWN, 0.0
             out.append((label, score))
         return out
