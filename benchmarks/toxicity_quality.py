@@ -29,12 +29,13 @@ from pipeline.filters.toxicity import default_model
 from pipeline.filters.train_toxicity import (
     DEFAULT_BENIGN,
     SOURCES,
+    SYNTHETIC,
     TEST_SETS,
     Featurizer,
     benign_chunks,
     design_matrix,
     load_benign,
-    load_labelled,
+    load_test_set,
     load_source,
     split,
     train_model,
@@ -77,7 +78,7 @@ def matrix(part, matrices: dict):
 def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool, weighting: str = "balanced"):
     """{platform: {source: ROC-AUC}} and the model trained on every platform of the set."""
     chosen = [s for s in SOURCES if s.shipped or not shipped_only]
-    platforms = sorted({s.platform for s in chosen})
+    platforms = sorted({s.platform for s in chosen} - {SYNTHETIC})
     results = {}
     for platform in platforms:
         model = train_model([data[s.name] for s in chosen if s.platform != platform], books=books, matrices=matrices,
@@ -91,7 +92,7 @@ def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool, w
 def bench_toxicity(root: Path, weighting: str = "balanced") -> None:
     """The shipped model's figures first (seconds), then leave one platform out (a dozen fits)."""
     data = {s.name: load_source(root, s) for s in SOURCES}
-    tests = {name: load_labelled(root / path, name) for name, path in TEST_SETS.items()}
+    tests = {name: load_test_set(root, name) for name in TEST_SETS}
     books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec, root)])
     matrices: dict = {}
     shipped = default_model()
@@ -145,7 +146,7 @@ def bench_toxicity(root: Path, weighting: str = "balanced") -> None:
 
 def test_sets(tests: dict, models: dict) -> None:
     rows = []
-    for name in ("ethos", "jigsaw_wiki", "hatemoji", "hatecheck"):
+    for name in ("ethos", "jigsaw_wiki", "hatemoji_check", "hatecheck"):
         labelled = tests[name]
         for model_name, model in models.items():
             scores = np.array([model.score(t) for t in labelled.texts])

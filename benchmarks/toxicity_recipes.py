@@ -26,7 +26,7 @@ from toxicity_quality import roc_auc
 
 from pipeline.filters.toxicity import normalize
 from pipeline.filters.train_toxicity import (
-    SOURCES, TEST_SETS, Featurizer, design_matrix, fit_logistic, load_labelled, load_source, row_weights,
+    SOURCES, SYNTHETIC, Featurizer, design_matrix, fit_logistic, load_test_set, load_source, row_weights,
 )
 
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="read only the first N texts of each set (a quick look)")
     args = parser.parse_args()
     data = {s.name: load_source(args.data, s) for s in SOURCES}
-    data |= {n: load_labelled(args.data / TEST_SETS[n], n) for n in ("ethos", "jigsaw_wiki")}
+    data |= {n: load_test_set(args.data, n) for n in ("ethos", "jigsaw_wiki")}
     if args.limit:
         data = {n: d.subset(np.arange(len(d.texts)) < args.limit) for n, d in data.items()}
     cache = {n: (design_matrix(d.texts, Featurizer()), mean_token_embeddings(d.texts)) for n, d in data.items()}
@@ -95,7 +95,7 @@ def main() -> None:
         for label, shipped_only in (("every source", False), ("shippable", True)):
             chosen = [s for s in SOURCES if s.shipped or not shipped_only]
             per_platform = {}
-            for platform in sorted({s.platform for s in chosen}):
+            for platform in sorted({s.platform for s in chosen} - {SYNTHETIC}):
                 score = fit(data, cache, [s.name for s in chosen if s.platform != platform], kind, weighting)
                 per_platform[platform] = np.mean([roc_auc(data[s.name].labels, score(s.name))
                                                   for s in chosen if s.platform == platform])
@@ -104,7 +104,7 @@ def main() -> None:
                          roc_auc(data["ethos"].labels, score("ethos")),
                          roc_auc(data["jigsaw_wiki"].labels, score("jigsaw_wiki"))])
             print(f"{kind}, {weighting}, {label}: done", flush=True)
-    platforms = sorted({s.platform for s in SOURCES})
+    platforms = sorted({s.platform for s in SOURCES} - {SYNTHETIC})
     table(["features", "weighting", "sources", *platforms, "mean", "ETHOS", "Jigsaw"], rows)
 
 

@@ -1,5 +1,6 @@
 """Toxicity: the shipped model, worst-window scoring, the flagged-word ratio, training."""
 
+import json
 import os
 import pickle
 import subprocess
@@ -21,7 +22,7 @@ from pipeline.filters.toxicity import (
     flagged_words,
     normalize,
 )
-from pipeline.filters.train_toxicity import Labelled, balanced_weights, platt, train_model
+from pipeline.filters.train_toxicity import Labelled, balanced_weights, load_labelled, platt, train_model
 
 BENIGN = [
     "Thank you for the lovely dinner, we had a great time with your family.",
@@ -106,6 +107,23 @@ def test_normalize_removes_platform_artefacts():
     assert normalize("art, rtx, start") == " art rtx start "  # only a whole "rt" is a retweet mark
     assert normalize("don't 'quote' it’s") == " don't quote it's "
     assert normalize("").strip() == ""
+
+
+def test_normalize_keeps_each_emoji_as_a_word():
+    # HatemojiBuild's hateful and harmless twins differ only by their emoji
+    assert normalize("people🐀🐀 &#128514;") == " people 🐀 🐀 😂 "
+    assert normalize("people 🐀") != normalize("people 🌹")
+    buckets, words = Featurizer().features(normalize("you 🐀"))
+    assert words.max() == 1  # the emoji is the second word
+
+
+def test_a_source_can_be_some_rows_of_a_file(tmp_path):
+    path = tmp_path / "suite.jsonl"
+    path.write_text("".join(json.dumps({"id": str(i), "text": f"text {i}", "label": i % 2, "source_label": f"{kind}:{i}"}) + "\n"
+                            for i, kind in enumerate(["build", "check", "build", "check"])), encoding="utf-8")
+    build = load_labelled(path, "suite", rows="build:")
+    assert build.texts == ["text 0", "text 2"] and build.ids == ["0", "2"]
+    assert len(load_labelled(path).texts) == 4
 
 
 def test_hashing_does_not_depend_on_python_hash_seed():

@@ -44,7 +44,9 @@ URL_RE = re.compile(r"https?://\S+|www\.\S+")
 MENTION_RE = re.compile(r"@\w+")
 RETWEET_RE = re.compile(r"(?<!\w)rt(?!\w)")
 REPEAT_RE = re.compile(r"(\w)\1{2,}")
-NON_WORD_RE = re.compile(r"[^\w']+|_+")
+EMOJI = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"
+EMOJI_RE = re.compile(f"[{EMOJI}]")
+NON_WORD_RE = re.compile(f"[^\\w'{EMOJI}]+|_+")
 APOSTROPHE_RE = re.compile(r"(?<!\w)'|'(?!\w)")
 
 
@@ -58,6 +60,9 @@ def normalize(text: str) -> str:
     text = RETWEET_RE.sub(" ", text)
     text = REPEAT_RE.sub(r"\1\1", text)
     text = NON_WORD_RE.sub(" ", text)
+    # an emoji is a word of its own: "people 🐀" and "people 🌹" are HatemojiBuild's hateful and
+    # harmless twins, the same text once emoji are dropped
+    text = EMOJI_RE.sub(r" \g<0> ", text)
     text = APOSTROPHE_RE.sub(" ", text)
     return " " + " ".join(text.split()) + " "
 

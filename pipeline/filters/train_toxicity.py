@@ -47,16 +47,21 @@ WINDOW_MARGIN = 0.75
 TEST_FOLD, CALIBRATION_FOLD = 0, 1
 
 
+SYNTHETIC = "synthetic"  # written to train or test models: trained on in every fold, never a left-out platform
+
+
 @dataclass(frozen=True)
 class Source:
-    """A labelled set: its file under the data folder, where it was written, and whether its
-    licence lets gristmill ship weights trained on it."""
+    """A labelled set: its file under the data folder, where it was written, whether its
+    licence lets gristmill ship weights trained on it, and (`rows`) the prefix of `source_label`
+    that picks its rows when the file holds more than this source."""
 
     name: str
     path: str
     platform: str
     licence: str
     shipped: bool
+    rows: str = ""
 
 
 SOURCES = (
@@ -69,14 +74,18 @@ SOURCES = (
     Source("edos_sexism", "toxicity/more/edos_sexism.jsonl", "gab_reddit", "CC0 1.0", True),
     Source("wiki_talk_cat", "toxicity/more/wiki_talk_cat.jsonl", "wikipedia", "Apache-2.0; text CC BY-SA 3.0", True),
     Source("convabuse", "toxicity/more/convabuse.jsonl", "chatbot", "CC BY 4.0", True),
+    # HatemojiBuild: hate written by annotators to fool models, the training half of Hatemoji;
+    # its test half, HatemojiCheck, stays a test suite (TEST_SETS)
+    Source("hatemoji_build", "toxicity/more/hatemoji.jsonl", SYNTHETIC, "CC BY 4.0", True, rows="build:"),
 )
-# Test sets only: ETHOS and the Jigsaw sample are other platforms; HateCheck and Hatemoji are
+# Test sets only: ETHOS and the Jigsaw sample are other platforms; HateCheck and HatemojiCheck are
 # functional and adversarial suites, read per functionality rather than learned.
+# name -> (path, source_label prefix of the rows to read)
 TEST_SETS = {
-    "ethos": "toxicity/ethos_toxicity_dev.jsonl",
-    "jigsaw_wiki": "toxicity/jigsaw_wiki_toxicity_dev.jsonl",
-    "hatecheck": "toxicity/more/hatecheck.jsonl",
-    "hatemoji": "toxicity/more/hatemoji.jsonl",
+    "ethos": ("toxicity/ethos_toxicity_dev.jsonl", ""),
+    "jigsaw_wiki": ("toxicity/jigsaw_wiki_toxicity_dev.jsonl", ""),
+    "hatecheck": ("toxicity/more/hatecheck.jsonl", ""),
+    "hatemoji_check": ("toxicity/more/hatemoji.jsonl", "check:"),
 }
 # Public-domain books: H. G. Wells (neardup set), Austen, Shelley and Wharton (prose set). Carroll
 # and Shakespeare stay out, so benchmarks/filters.py can measure false positives on unseen books.
@@ -105,12 +114,15 @@ class Labelled:
                         [self.source_labels[i] for i in pick])
 
 
-def load_labelled(path: Path, name: str | None = None) -> Labelled:
-    """A labelled JSONL file: {"id", "text", and "label" (0/1) or "toxic" (bool)} per line."""
+def load_labelled(path: Path, name: str | None = None, rows: str = "") -> Labelled:
+    """A labelled JSONL file: {"id", "text", and "label" (0/1) or "toxic" (bool)} per line; with
+    `rows`, only the records whose "source_label" starts with it."""
     texts, labels, ids, source_labels = [], [], [], []
     with path.open(encoding="utf-8") as f:
         for line in f:
             record = json.loads(line)
+            if not str(record.get("source_label", "")).startswith(rows):
+                continue
             texts.append(record["text"])
             labels.append(bool(record["label"] if "label" in record else record["toxic"]))
             ids.append(str(record.get("id", len(ids))))
@@ -284,7 +296,12 @@ def load_source(data: Path, source: Source) -> Labelled:
     path = data / source.path
     if not path.is_file():
         raise SystemExit(f"{path} not found: pass --data with the folder holding toxicity/ (see TOXICITY_MODEL.md)")
-    return load_labelled(path, source.name)
+    return load_labelled(path, source.name, source.rows)
+
+
+def load_test_set(data: Path, name: str) -> Labelled:
+    path, rows = TEST_SETS[name]
+    return load_labelled(data / path, name, rows)
 
 
 def split(part: Labelled) -> dict[str, Labelled]:
