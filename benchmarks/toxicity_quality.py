@@ -31,12 +31,12 @@ from pipeline.filters.train_toxicity import (
     SOURCES,
     SYNTHETIC,
     TEST_SETS,
-    Featurizer,
     benign_chunks,
     design_matrix,
     load_benign,
     load_test_set,
     load_source,
+    shipped_featurizer,
     split,
     train_model,
 )
@@ -71,7 +71,7 @@ def matrix(part, matrices: dict):
     """The design matrix of a whole source, from the cache train_model fills, or computed."""
     key = (part.name, len(part.texts))
     if key not in matrices:
-        matrices[key] = design_matrix(part.texts, Featurizer())
+        matrices[key] = design_matrix(part.texts, shipped_featurizer())
     return matrices[key]
 
 

@@ -26,7 +26,7 @@ from toxicity_quality import roc_auc
 
 from pipeline.filters.toxicity import normalize
 from pipeline.filters.train_toxicity import (
-    SOURCES, SYNTHETIC, Featurizer, design_matrix, fit_logistic, load_test_set, load_source, row_weights,
+    SOURCES, SYNTHETIC, shipped_featurizer, design_matrix, fit_logistic, load_test_set, load_source, row_weights,
 )
 
 
@@ -88,7 +88,7 @@ def main() -> None:
     data |= {n: load_test_set(args.data, n) for n in ("ethos", "jigsaw_wiki")}
     if args.limit:
         data = {n: d.subset(np.arange(len(d.texts)) < args.limit) for n, d in data.items()}
-    cache = {n: (design_matrix(d.texts, Featurizer()), mean_token_embeddings(d.texts)) for n, d in data.items()}
+    cache = {n: (design_matrix(d.texts, shipped_featurizer()), mean_token_embeddings(d.texts)) for n, d in data.items()}
     rows = []
     for kind, weighting in (("n-grams", "balanced"), ("n-grams", "natural"), ("embedding", "balanced"),
                             ("n-grams + embedding", "balanced")):

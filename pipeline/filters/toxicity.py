@@ -35,6 +35,7 @@ import numpy as np
 
 from pipeline.config import ToxicityConfig
 from pipeline.documents import TOXICITY, Document, FilterResult
+from pipeline.filters.toxicity_word_classes import abstract_words, class_pairs, class_table
 
 HERE = Path(__file__).parent
 MODEL_PATH = HERE / "toxicity_model.npz"
@@ -97,10 +98,18 @@ class Featurizer:
     bits: int = 18
     word_ngrams: tuple[int, ...] = (1, 2)
     char_ngrams: tuple[int, ...] = (3, 4, 5)
+    word_classes: str = ""  # word_classes.txt's text: a second view of the text (toxicity_word_classes.py)
+    class_bits: int = 16  # the second view's own buckets, after the first view's
+    class_scale: float = 0.5  # its length relative to the first view's, both L2-normalised
+
+    @property
+    def split(self) -> int:
+        """The first bucket of the word-class view."""
+        return 1 << self.bits
 
     @property
     def n_buckets(self) -> int:
-        return 1 << self.bits
+        return self.split + ((1 << self.class_bits) if self.word_classes else 0)
 
     def features(self, normalized: str) -> tuple[np.ndarray, np.ndarray]:
         """(bucket per feature, index of the word where it starts); `normalized` from normalize()."""
@@ -150,7 +159,40 @@ class Featurizer:
             h = (prefix[end] - prefix[start]) * inverse[start]  # the same value wherever the n-gram sits
             h = (h ^ (salt * _MIX)) * _MIX
         buckets = (h >> np.uint64(64 - self.bits)).astype(np.int64)
+        if self.word_classes and n_words > 0:
+            class_h, class_start, class_end = self._class_spans(normalized, spaces, n_words)
+            class_buckets = self.split + (class_h >> np.uint64(64 - self.class_bits)).astype(np.int64)
+            buckets, start, end = (np.concatenate([buckets, class_buckets]), np.concatenate([start, class_start]),
+                                   np.concatenate([end, class_end]))
         return buckets, start, end, word_of_char, n_words
+
+    def _class_spans(self, normalized: str, spaces: np.ndarray, n_words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hashes of the word-class view (toxicity_word_classes.py): word 1-3-grams of the text
+        with class words replaced by their tag, and pairs of classes, with the character spans
+        of the original words they stand for."""
+        tokens, positions, classes = abstract_words(normalized[1:-1].split(" "), self.word_classes)
+        abstract = " " + " ".join(tokens) + " "
+        codes = np.frombuffer(abstract.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        forward, inverse = _powers_for(len(codes))
+        with np.errstate(over="ignore"):
+            prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+            np.cumsum(codes * forward[: len(codes)], out=prefix[1:])
+        abstract_spaces = np.flatnonzero(codes == 32)
+        hashes, starts, ends = [], [], []
+        for k in (1, 2, 3):
+            s = np.arange(max(n_words - k + 1, 0))
+            a_start, a_end = abstract_spaces[s] + 1, abstract_spaces[s + k]
+            with np.errstate(over="ignore"):
+                h = (prefix[a_end] - prefix[a_start]) * inverse[a_start]
+                hashes.append((h ^ (np.uint64(200 + k) * _MIX)) * _MIX)
+            starts.append(spaces[s] + 1)
+            ends.append(spaces[s + k])
+        first, last, code = class_pairs(positions, classes, len(class_table(self.word_classes)[1]))
+        with np.errstate(over="ignore"):
+            hashes.append(((code.astype(np.uint64) + np.uint64(1)) * _MIX ^ (np.uint64(300) * _MIX)) * _MIX)
+        starts.append(spaces[first] + 1)
+        ends.append(spaces[last + 1])
+        return np.concatenate(hashes), np.concatenate(starts), np.concatenate(ends)
 
 
 def window_rows(words: np.ndarray, n_words: int, window_words: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -173,16 +215,19 @@ def window_rows(words: np.ndarray, n_words: int, window_words: int) -> tuple[np.
     return np.concatenate(index), np.concatenate(window), n_windows
 
 
-def tf_matrix_rows(buckets: np.ndarray, window: np.ndarray, n_windows: int, n_buckets: int):
-    """Per window: the distinct buckets with sublinear, L2-normalised term frequencies.
+def tf_matrix_rows(buckets: np.ndarray, window: np.ndarray, n_windows: int, featurizer: "Featurizer"):
+    """Per window: the distinct buckets with sublinear term frequencies, L2-normalised within
+    each view (the word-class view then scaled by `class_scale`).
     Returns (window of entry, bucket of entry, value of entry)."""
+    n_buckets = featurizer.n_buckets
     key = window * n_buckets + buckets
     unique, counts = np.unique(key, return_counts=True)
     value = 1.0 + np.log(counts)
-    row = unique // n_buckets
-    norms = np.sqrt(np.bincount(row, weights=value * value, minlength=n_windows))
-    value = value / norms[row]
-    return row, unique % n_buckets, value
+    row, bucket = unique // n_buckets, unique % n_buckets
+    view = row * 2 + (bucket >= featurizer.split)
+    norms = np.sqrt(np.bincount(view, weights=value * value, minlength=2 * n_windows))
+    value = value / norms[view] * np.where(bucket >= featurizer.split, featurizer.class_scale, 1.0)
+    return row, bucket, value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +268,9 @@ class ToxicityModel:
                 bits=int(data["bits"]),
                 word_ngrams=tuple(int(x) for x in data["word_ngrams"]),
                 char_ngrams=tuple(int(x) for x in data["char_ngrams"]),
+                word_classes=str(data["word_classes"]) if "word_classes" in data else "",
+                class_bits=int(data["class_bits"]) if "class_bits" in data else 16,
+                class_scale=float(data["class_scale"]) if "class_scale" in data else 0.5,
             )
             margin = float(data["window_margin"]) if "window_margin" in data else 0.0
             long_window = int(data["long_window_words"]) if "long_window_words" in data else 12
@@ -239,6 +287,9 @@ class ToxicityModel:
             bits=np.int64(self.featurizer.bits),
             word_ngrams=np.array(self.featurizer.word_ngrams, dtype=np.int64),
             char_ngrams=np.array(self.featurizer.char_ngrams, dtype=np.int64),
+            word_classes=np.array(self.featurizer.word_classes),
+            class_bits=np.int64(self.featurizer.class_bits),
+            class_scale=np.float64(self.featurizer.class_scale),
         )
         tmp.replace(path)
 
@@ -249,7 +300,7 @@ class ToxicityModel:
             return np.array([self.bias])
         n_words = normalized.count(" ") - 1
         index, window, n_windows = window_rows(words, n_words, window_words)
-        row, bucket, value = tf_matrix_rows(buckets[index], window, n_windows, self.featurizer.n_buckets)
+        row, bucket, value = tf_matrix_rows(buckets[index], window, n_windows, self.featurizer)
         return self.bias + np.bincount(row, weights=value * self.weights[bucket], minlength=n_windows)
 
     def short_logits(self, normalized_texts: list[str]) -> np.ndarray:
@@ -266,7 +317,7 @@ class ToxicityModel:
         buckets, start, end, _, _ = spans
         text_of = np.searchsorted(offsets, start, side="right") - 1
         inside = end <= (offsets + lengths)[text_of]
-        row, bucket, value = tf_matrix_rows(buckets[inside], text_of[inside], len(normalized_texts), self.featurizer.n_buckets)
+        row, bucket, value = tf_matrix_rows(buckets[inside], text_of[inside], len(normalized_texts), self.featurizer)
         return self.bias + np.bincount(row, weights=value * self.weights[bucket], minlength=len(normalized_texts))
 
     def score(self, text: str, window_words: int = 32) -> float:

@@ -13,12 +13,17 @@ linear score is then fitted to
 "any of these schemes": the evidence of a profane insult, a slur, a hateful generalisation, a
 sexist remark all add up in one logit. Picked by leave-one-platform-out (TOXICITY_MODEL.md).
 
-Calibration: Platt scaling (a logistic regression on the model's logit) fitted on a calibration
-fifth of every source at its natural class balance, folded into the weights and bias, so the
+Features: hashed word and character n-grams, plus a second view of the text through the word
+classes of word_classes.txt (target groups, animals, violence, insults), which lets what one
+source says about its groups transfer to others (toxicity_word_classes.py).
+
+Calibration: Platt scaling (a logistic regression on the model's logit) fitted at each source's
+natural class balance on out-of-fold logits (each of fifths 1-4 scored by a model trained on the
+other three), folded into the weights and bias of the model trained on fifths 1-4, so the
 shipped score is a probability: among in-domain texts scoring about 0.7, about 70 % are positive.
 
-Splits are by crc32 of the record id: fifth 0 is the in-domain test (never trained on), fifth 1
-the calibration set, fifths 2-4 train. Fitting is liblinear's dual coordinate descent (scikit-learn,
+Splits are by crc32 of the record id: fifth 0 is the in-domain test (never trained or calibrated
+on), fifths 1-4 train (`--calibration-fifth`: fifths 2-4 train, fifth 1 calibrates). Fitting is liblinear's dual coordinate descent (scikit-learn,
 a dev-time dependency; scoring is numpy), seeded, so the same inputs give the same bytes.
 """
 
@@ -35,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pipeline.filters.toxicity import MODEL_PATH, Featurizer, ToxicityModel, normalize, tf_matrix_rows
+from pipeline.filters.toxicity_word_classes import default_word_classes
 
 DEFAULT_C = 1.0
 WINDOW_WORDS = 32  # book pieces are cut to the window the filter scores (toxicity.window_words)
@@ -130,6 +136,11 @@ def load_labelled(path: Path, name: str | None = None, rows: str = "") -> Labell
     return Labelled(name or path.stem, texts, np.array(labels, dtype=bool), ids, source_labels)
 
 
+def shipped_featurizer(bits: int = Featurizer().bits, word_classes: bool = True) -> Featurizer:
+    """The features of the shipped model: plain n-grams, and the word classes of word_classes.txt."""
+    return Featurizer(bits=bits, word_classes=default_word_classes() if word_classes else "")
+
+
 def design_matrix(texts: list[str], featurizer: Featurizer) -> sp.csr_matrix:
     """One row per text: the features the model scores, the whole text as one window."""
     rows, cols, values = [], [], []
@@ -137,7 +148,7 @@ def design_matrix(texts: list[str], featurizer: Featurizer) -> sp.csr_matrix:
         buckets, _ = featurizer.features(normalize(text))
         if len(buckets) == 0:
             continue
-        _, bucket, value = tf_matrix_rows(buckets, np.zeros(len(buckets), dtype=np.int64), 1, featurizer.n_buckets)
+        _, bucket, value = tf_matrix_rows(buckets, np.zeros(len(buckets), dtype=np.int64), 1, featurizer)
         rows.append(np.full(len(bucket), i))
         cols.append(bucket)
         values.append(value)
@@ -238,7 +249,7 @@ def planted(pieces: list[str], positives: list[str], seed: int = 0) -> list[str]
 
 def train_model(
     labelled: list[Labelled],
-    featurizer: Featurizer = Featurizer(),
+    featurizer: Featurizer | None = None,
     C: float = DEFAULT_C,
     books: list[str] | None = None,
     calibration: list[Labelled] | None = None,
@@ -247,7 +258,9 @@ def train_model(
 ) -> ToxicityModel:
     """Fit a ToxicityModel on labelled sources (rows weighted by `weighting`) plus benign book
     pieces, alone (negatives) and with a positive planted inside (positives); with `calibration` sets, Platt-scale it on them at their natural class balance.
-    `matrices` caches design matrices by source name (benchmarks reuse them across fits)."""
+    `matrices` caches design matrices by source name (benchmarks reuse them across fits).
+    The featurizer defaults to shipped_featurizer()."""
+    featurizer = featurizer or shipped_featurizer()
 
     def matrix(part: Labelled) -> sp.csr_matrix:
         if matrices is None:
@@ -275,6 +288,32 @@ def train_model(
         a, shift = platt(logits, np.concatenate([part.labels for part in calibration]))
         w, b = a * w, a * b + shift
     return ToxicityModel(w, b, featurizer, WINDOW_MARGIN, LONG_WINDOW_WORDS)
+
+
+def cross_fitted_model(
+    labelled: list[Labelled],
+    featurizer: Featurizer | None = None,
+    C: float = DEFAULT_C,
+    books: list[str] | None = None,
+    weighting: str = "balanced",
+) -> ToxicityModel:
+    """A model trained on all of `labelled` (the training and calibration fifths), Platt-scaled
+    on out-of-fold logits: each of those four fifths is scored by a model trained on the other
+    three, so calibration needs no fifth of its own and training gets a third more texts. Five
+    fits instead of one."""
+    featurizer = featurizer or shipped_featurizer()
+    matrices: dict = {}
+    logits, labels = [], []
+    folds = [part.folds() for part in labelled]
+    for fold in sorted({int(f) for fs in folds for f in fs}):
+        others = [part.subset(fs != fold) for part, fs in zip(labelled, folds)]
+        held = [part.subset(fs == fold) for part, fs in zip(labelled, folds)]
+        model = train_model(others, featurizer, C, books=books, weighting=weighting)
+        logits += [design_matrix(part.texts, featurizer) @ model.weights.astype(np.float64) + model.bias for part in held]
+        labels += [part.labels for part in held]
+    a, shift = platt(np.concatenate(logits), np.concatenate(labels))
+    model = train_model(labelled, featurizer, C, books=books, matrices=matrices, weighting=weighting)
+    return ToxicityModel(a * model.weights.astype(np.float64), a * model.bias + shift, featurizer, WINDOW_MARGIN, LONG_WINDOW_WORDS)
 
 
 def load_benign(spec: str, data: Path | None = None) -> list[str]:
@@ -318,9 +357,13 @@ def main() -> None:
                         help="also train on sources whose licence does not allow shipping (for measurement, never for the package)")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--bits", type=int, default=Featurizer().bits, help="log2 of the number of hash buckets")
+    parser.add_argument("--no-word-classes", action="store_true",
+                        help="plain n-grams only, without the word classes of word_classes.txt (for comparison)")
     parser.add_argument("--C", type=float, default=DEFAULT_C, help="inverse L2 strength (liblinear)")
     parser.add_argument("--weighting", choices=WEIGHTINGS, default="balanced",
                         help="balanced (shipped): classes weigh the same inside each source; natural: every text weighs 1")
+    parser.add_argument("--calibration-fifth", action="store_true",
+                        help="train on fifths 2-4 and calibrate on fifth 1, as before (default: cross_fitted_model on fifths 1-4)")
     args = parser.parse_args()
 
     train, calibration = [], []
@@ -335,8 +378,13 @@ def main() -> None:
               f"{len(parts['calibration'].texts)} calibration, {len(parts['test'].texts)} test")
     books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec, args.data)])
     print(f"books: {len(books)} benign pieces")
-    model = train_model(train, Featurizer(bits=args.bits), args.C, books=books, calibration=calibration,
-                        weighting=args.weighting)
+    featurizer = shipped_featurizer(args.bits, not args.no_word_classes)
+    if not args.calibration_fifth:
+        both = [Labelled(t.name, t.texts + c.texts, np.concatenate([t.labels, c.labels]), t.ids + c.ids, t.source_labels + c.source_labels)
+                for t, c in zip(train, calibration)]
+        model = cross_fitted_model(both, featurizer, args.C, books=books, weighting=args.weighting)
+    else:
+        model = train_model(train, featurizer, args.C, books=books, calibration=calibration, weighting=args.weighting)
     model.save(args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, sha256 {digest})")
