@@ -23,7 +23,8 @@ def test_class_table_and_abstraction():
 
 def test_the_shipped_classes_parse_and_every_word_is_lower_case():
     of_word, tags = class_table(default_word_classes())
-    assert set(tags) == {"group", "animal", "violence", "insult"} and len(of_word) > 200
+    assert set(tags) == {"group", "animal", "violence", "insult", "profane"} and len(of_word) > 300
+    assert tags[of_word["bitches"]] == "profane" and tags[of_word["muslims"]] == "group"
     assert all(word == normalize(word).strip() for word in of_word)
 
 

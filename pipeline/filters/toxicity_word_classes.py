@@ -3,8 +3,9 @@
 Hashed word n-grams learn "jews are vermin" from Stormfront and "women belong in the kitchen"
 from EDOS, each about the groups its source talks about. Hate about another group, on another
 platform, shares few of those n-grams. word_classes.txt sorts a few hundred words into four
-classes (target groups, animals, violence, insults); the featurizer adds, beside its plain
-n-grams:
+classes (target groups, animals, violence, insults), and the profanities and slurs of
+flagged_words.txt make a fifth (each platform swears and slurs with its own words); the
+featurizer adds, beside its plain n-grams:
 
 - the word 1-3-grams of the text with each class word replaced by its class tag, kept only when
   they hold a tag ("group are animal", "violence all group");
@@ -23,12 +24,16 @@ from pathlib import Path
 import numpy as np
 
 WORD_CLASSES_PATH = Path(__file__).with_name("word_classes.txt")
+FLAGGED_WORDS_PATH = Path(__file__).with_name("flagged_words.txt")
 PAIR_WORDS = 16  # how far apart two class words may be to count as a pair
 
 
 def default_word_classes() -> str:
-    """The text of word_classes.txt, as a model stores it."""
-    return WORD_CLASSES_PATH.read_text(encoding="utf-8")
+    """The text of word_classes.txt and a last class, `profane`, of the words of
+    flagged_words.txt (profanities and slurs), as a model stores it."""
+    flagged = FLAGGED_WORDS_PATH.read_text(encoding="utf-8").split("\n")
+    words = " ".join(line.strip() for line in flagged if line.strip() and not line.startswith("#"))
+    return WORD_CLASSES_PATH.read_text(encoding="utf-8") + f"profane: {words}\n"
 
 
 @lru_cache(maxsize=4)
