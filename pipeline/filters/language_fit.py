@@ -37,7 +37,8 @@ UDHR) nor 3% of the Wikipedia talk comments. The references come from formal UDH
 without those constraints margins tuned on UDHR alone (0.1 nats) turned 61% of the English books
 `unknown`. The price: 7% of English tweets (slang, abuse, names) become `unknown`, and an
 unsupported language close to a supported one (Cebuano/Tagalog, Javanese/Indonesian, Malay/
-Indonesian, Latin/Italian) mostly keeps its neighbour's label. The other half of the unsupported
+Indonesian, Latin/Italian) mostly keeps its neighbour's label here; language_function_words.py
+catches some of those by their function words. The other half of the unsupported
 languages is reported as held out (benchmarks/filters.py --only language).
 """
 
