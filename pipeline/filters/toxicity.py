@@ -91,6 +91,17 @@ def _powers_for(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _powers(size)
 
 
+def _prefix_hashes(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(character codes, prefix sums of the rolling hash, inverse powers): the hash of
+    text[a:b] is (prefix[b] - prefix[a]) * inverse[a], the same wherever it sits."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    forward, inverse = _powers_for(len(codes))
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+        np.cumsum(codes * forward[: len(codes)], out=prefix[1:])
+    return codes, prefix, inverse
+
+
 @dataclass(frozen=True)
 class Featurizer:
     """Hashed word n-grams and character n-grams of normalised text, each with its word index."""
@@ -123,14 +134,10 @@ class Featurizer:
     def spans(self, normalized: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
         """Every n-gram of `normalized` as (bucket, start, end), with each character's word
         index and the number of words; None when the text is too short to hold one."""
-        codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        n = len(codes)
-        if n < 3:
+        if len(normalized) < 3:
             return None
-        forward, inverse = _powers_for(n)
-        with np.errstate(over="ignore"):
-            prefix = np.zeros(n + 1, dtype=np.uint64)
-            np.cumsum(codes * forward[:n], out=prefix[1:])
+        codes, prefix, inverse = _prefix_hashes(normalized)
+        n = len(codes)
         is_space = codes == 32
         word_of_char = np.cumsum(is_space) - 1  # the word a character belongs to (0-based)
         spaces = np.flatnonzero(is_space)
@@ -171,12 +178,7 @@ class Featurizer:
         with class words replaced by their tag, and pairs of classes, with the character spans
         of the original words they stand for."""
         tokens, positions, classes = abstract_words(normalized[1:-1].split(" "), self.word_classes)
-        abstract = " " + " ".join(tokens) + " "
-        codes = np.frombuffer(abstract.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        forward, inverse = _powers_for(len(codes))
-        with np.errstate(over="ignore"):
-            prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
-            np.cumsum(codes * forward[: len(codes)], out=prefix[1:])
+        codes, prefix, inverse = _prefix_hashes(" " + " ".join(tokens) + " ")
         abstract_spaces = np.flatnonzero(codes == 32)
         hashes, starts, ends = [], [], []
         for k in (1, 2, 3):
