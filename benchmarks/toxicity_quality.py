@@ -29,10 +29,10 @@ from pipeline.filters.toxicity import default_model
 from pipeline.filters.train_toxicity import (
     DEFAULT_BENIGN,
     SOURCES,
-    SYNTHETIC,
     TEST_SETS,
     benign_chunks,
     design_matrix,
+    left_out_platforms,
     load_benign,
     load_test_set,
     load_source,
@@ -78,7 +78,7 @@ def matrix(part, matrices: dict):
 def leave_one_platform_out(sources, data, books, matrices, shipped_only: bool, weighting: str = "balanced"):
     """{platform: {source: ROC-AUC}} and the model trained on every platform of the set."""
     chosen = [s for s in SOURCES if s.shipped or not shipped_only]
-    platforms = sorted({s.platform for s in chosen} - {SYNTHETIC})
+    platforms = left_out_platforms(chosen)
     results = {}
     for platform in platforms:
         model = train_model([data[s.name] for s in chosen if s.platform != platform], books=books, matrices=matrices,

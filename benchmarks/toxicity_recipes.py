@@ -26,7 +26,7 @@ from toxicity_quality import roc_auc
 
 from pipeline.filters.toxicity import normalize
 from pipeline.filters.train_toxicity import (
-    SOURCES, SYNTHETIC, shipped_featurizer, design_matrix, fit_logistic, load_test_set, load_source, row_weights,
+    SOURCES, left_out_platforms, shipped_featurizer, design_matrix, fit_logistic, load_test_set, load_source, row_weights,
 )
 
 
@@ -95,7 +95,7 @@ def main() -> None:
         for label, shipped_only in (("every source", False), ("shippable", True)):
             chosen = [s for s in SOURCES if s.shipped or not shipped_only]
             per_platform = {}
-            for platform in sorted({s.platform for s in chosen} - {SYNTHETIC}):
+            for platform in left_out_platforms(chosen):
                 score = fit(data, cache, [s.name for s in chosen if s.platform != platform], kind, weighting)
                 per_platform[platform] = np.mean([roc_auc(data[s.name].labels, score(s.name))
                                                   for s in chosen if s.platform == platform])
@@ -104,7 +104,7 @@ def main() -> None:
                          roc_auc(data["ethos"].labels, score("ethos")),
                          roc_auc(data["jigsaw_wiki"].labels, score("jigsaw_wiki"))])
             print(f"{kind}, {weighting}, {label}: done", flush=True)
-    platforms = sorted({s.platform for s in SOURCES} - {SYNTHETIC})
+    platforms = left_out_platforms(SOURCES)
     table(["features", "weighting", "sources", *platforms, "mean", "ETHOS", "Jigsaw"], rows)
 
 

@@ -254,3 +254,11 @@ def test_row_weights_natural_weighs_every_text_alike_and_unknown_weightings_are_
     assert row_weights(labels, sources).tolist() == balanced_weights(labels, sources).tolist()
     with pytest.raises(ValueError, match="balanced"):
         row_weights(labels, sources, "equal")
+
+
+def test_a_synthetic_source_is_never_a_left_out_platform():
+    from pipeline.filters.train_toxicity import SOURCES, SYNTHETIC, left_out_platforms
+
+    platforms = left_out_platforms(SOURCES)
+    assert SYNTHETIC not in platforms and platforms == sorted(platforms)
+    assert set(platforms) == {"chatbot", "gab_reddit", "stormfront", "twitter", "wikipedia"}

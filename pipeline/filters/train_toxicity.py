@@ -56,6 +56,11 @@ TEST_FOLD, CALIBRATION_FOLD = 0, 1
 SYNTHETIC = "synthetic"  # written to train or test models: trained on in every fold, never a left-out platform
 
 
+def left_out_platforms(sources: "list[Source] | tuple[Source, ...]") -> list[str]:
+    """The platforms leave-one-platform-out tests on, in order: every one but SYNTHETIC."""
+    return sorted({source.platform for source in sources} - {SYNTHETIC})
+
+
 @dataclass(frozen=True)
 class Source:
     """A labelled set: its file under the data folder, where it was written, whether its
@@ -302,15 +307,22 @@ def cross_fitted_model(
     three, so calibration needs no fifth of its own and training gets a third more texts. Five
     fits instead of one."""
     featurizer = featurizer or shipped_featurizer()
-    matrices: dict = {}
+    # each text is featurized once; every fold's model reads its rows (under a name of its own,
+    # since train_model's cache knows a part by name and length)
+    whole = {part.name: design_matrix(part.texts, featurizer) for part in labelled}
+    matrices: dict = {(part.name, len(part.texts)): whole[part.name] for part in labelled}
     logits, labels = [], []
     folds = [part.folds() for part in labelled]
     for fold in sorted({int(f) for fs in folds for f in fs}):
-        others = [part.subset(fs != fold) for part, fs in zip(labelled, folds)]
-        held = [part.subset(fs == fold) for part, fs in zip(labelled, folds)]
-        model = train_model(others, featurizer, C, books=books, weighting=weighting)
-        logits += [design_matrix(part.texts, featurizer) @ model.weights.astype(np.float64) + model.bias for part in held]
-        labels += [part.labels for part in held]
+        others = []
+        for part, fs in zip(labelled, folds):
+            rest = part.subset(fs != fold)
+            rest.name = f"{part.name} without fold {fold}"
+            matrices[(rest.name, len(rest.texts))] = whole[part.name][fs != fold]
+            others.append(rest)
+        model = train_model(others, featurizer, C, books=books, matrices=matrices, weighting=weighting)
+        logits += [whole[part.name][fs == fold] @ model.weights.astype(np.float64) + model.bias for part, fs in zip(labelled, folds)]
+        labels += [part.labels[fs == fold] for part, fs in zip(labelled, folds)]
     a, shift = platt(np.concatenate(logits), np.concatenate(labels))
     model = train_model(labelled, featurizer, C, books=books, matrices=matrices, weighting=weighting)
     return ToxicityModel(a * model.weights.astype(np.float64), a * model.bias + shift, featurizer, WINDOW_MARGIN, LONG_WINDOW_WORDS)
