@@ -58,8 +58,10 @@ def words_of(text: str) -> list[str]:
 def function_word_share(text: str, label: str) -> tuple[float, int] | None:
     """(share of the text's words on `label`'s list, number of words); None without a list or words."""
     listed = function_words().get(label)
+    if listed is None:
+        return None
     words = words_of(text)
-    if listed is None or not words:
+    if not words:
         return None
     return sum(word in listed for word in words) / len(words), len(words)
 
