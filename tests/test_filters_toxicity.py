@@ -262,3 +262,36 @@ def test_a_synthetic_source_is_never_a_left_out_platform():
     platforms = left_out_platforms(SOURCES)
     assert SYNTHETIC not in platforms and platforms == sorted(platforms)
     assert set(platforms) == {"chatbot", "gab_reddit", "stormfront", "twitter", "wikipedia"}
+
+
+def test_conflicting_negatives_are_only_labelled_negatives_read_as_positive():
+    from pipeline.filters.train_toxicity import conflicting_negatives
+
+    logits = np.array([2.0, 2.0, -1.0, 0.5, 3.0])
+    labels = np.array([True, False, False, False, False])
+    # the last row is a book piece (after the 4 labelled rows): harmless under every scheme, kept
+    assert conflicting_negatives(logits, labels, 4, 0.0).tolist() == [False, True, False, True, False]
+    assert conflicting_negatives(logits, labels, 4, 1.0).tolist() == [False, True, False, False, False]
+
+
+def test_a_negative_of_one_scheme_that_another_flags_does_not_teach_harmless():
+    # a hate source calls plain profanity "not hate" (0); an offensive-language source calls it 1.
+    # For the union score the profanity is toxic: left out of the second fit, the hate source's
+    # zeros stop pulling it down.
+    rng = np.random.default_rng(2)
+    neutral = ["the", "game", "was", "on", "today", "and", "we", "watched", "it", "late"]
+    profane, hateful = ["fuck", "shit", "damn"], ["vermin", "subhuman", "parasites"]
+
+    def text(extra):
+        return " ".join(rng.choice(neutral, 5).tolist() + [str(rng.choice(extra))] if extra else rng.choice(neutral, 6).tolist())
+
+    hate = [(text(hateful), True) for _ in range(150)] + [(text(profane), False) for _ in range(40)] + \
+        [(text(None), False) for _ in range(150)]
+    offensive = [(text(profane), True) for _ in range(300)] + [(text(None), False) for _ in range(300)]
+    parts = [Labelled(name, [t for t, _ in rows], np.array([y for _, y in rows]), [f"{name}{i}" for i in range(len(rows))],
+                      [""] * len(rows)) for name, rows in (("hate", hate), ("offensive", offensive))]
+    kept = train_model(parts, Featurizer(bits=12), C=10.0, conflict_logit=None)
+    left_out = train_model(parts, Featurizer(bits=12), C=10.0, conflict_logit=0.0)
+    profanity = "we watched the game and it was shit"
+    assert left_out.score(profanity) > kept.score(profanity) + 0.1
+    assert left_out.score("we watched the game today") < 0.3 and left_out.score("the game was vermin") > 0.7

@@ -12,6 +12,8 @@ weighing 1, transfers better without the book pieces and worse with them: TOXICI
 linear score is then fitted to
 "any of these schemes": the evidence of a profane insult, a slur, a hateful generalisation, a
 sexist remark all add up in one logit. Picked by leave-one-platform-out (TOXICITY_MODEL.md).
+A source's 0 means "not positive under my scheme" only, so the labelled negatives the pooled fit
+reads as positive are left out of a second fit (conflicting_negatives).
 
 Features: hashed word and character n-grams, plus a second view of the text through the word
 classes of word_classes.txt (target groups, animals, violence, insults), which lets what one
@@ -48,6 +50,9 @@ BOOKS_WEIGHT = 0.2  # the benign book pieces together weigh this share of the la
 PLANTED_WEIGHT = 0.2  # and the book pieces with a positive text planted inside them, this share
 # The worst of many windows is lowered by up to this much (logit): toxicity.ToxicityModel.many_windows_margin.
 # Chosen on the dev books that are not trained on (Carroll, Shakespeare): see TOXICITY_MODEL.md.
+# A labelled negative that the first fit scores above this logit is left out of a second fit:
+# chosen by leave-one-platform-out against 1 and no second fit (TOXICITY_MODEL.md).
+CONFLICT_LOGIT = 0.0
 LONG_WINDOW_WORDS = 12  # windows of a text longer than toxicity.window_words (chosen with the margin)
 WINDOW_MARGIN = 0.75
 TEST_FOLD, CALIBRATION_FOLD = 0, 1
@@ -252,6 +257,15 @@ def planted(pieces: list[str], positives: list[str], seed: int = 0) -> list[str]
     return out
 
 
+def conflicting_negatives(logits: np.ndarray, labels: np.ndarray, n_labelled: int, above: float) -> np.ndarray:
+    """The labelled negatives (the first `n_labelled` rows; book pieces after them are harmless
+    under every scheme) that the pooled fit scores above `above`. A source's 0 only says "not
+    positive under my scheme": EDOS calls racist hate "not sexist", a hate source calls plain
+    profanity "not hate". Taught as harmless, they pull the union score down on what another
+    scheme flags; left out, the scheme that would flag them decides."""
+    return ~labels & (logits > above) & (np.arange(len(labels)) < n_labelled)
+
+
 def train_model(
     labelled: list[Labelled],
     featurizer: Featurizer | None = None,
@@ -260,9 +274,12 @@ def train_model(
     calibration: list[Labelled] | None = None,
     matrices: dict[str, sp.csr_matrix] | None = None,
     weighting: str = "balanced",
+    conflict_logit: float | None = CONFLICT_LOGIT,
 ) -> ToxicityModel:
     """Fit a ToxicityModel on labelled sources (rows weighted by `weighting`) plus benign book
     pieces, alone (negatives) and with a positive planted inside (positives); with `calibration` sets, Platt-scale it on them at their natural class balance.
+    With `conflict_logit`, fit twice: the labelled negatives the first fit scores above it are
+    left out of the second (see conflicting_negatives).
     `matrices` caches design matrices by source name (benchmarks reuse them across fits).
     The featurizer defaults to shipped_featurizer()."""
     featurizer = featurizer or shipped_featurizer()
@@ -287,7 +304,11 @@ def train_model(
         y = np.concatenate([y, np.zeros(len(books), dtype=bool), np.ones(len(books), dtype=bool)])
         weights = np.concatenate([weights, np.full(len(books), BOOKS_WEIGHT * total / len(books)),
                                   np.full(len(books), PLANTED_WEIGHT * total / len(books))])
-    w, b = fit_logistic(sp.vstack(blocks).tocsr(), y, weights, C)
+    X = sp.vstack(blocks).tocsr()
+    w, b = fit_logistic(X, y, weights, C)
+    if conflict_logit is not None:
+        keep = ~conflicting_negatives(X @ w + b, y, sum(len(part.texts) for part in labelled), conflict_logit)
+        w, b = fit_logistic(X[keep], y[keep], weights[keep], C)
     if calibration:
         logits = np.concatenate([matrix(part) @ w + b for part in calibration])
         a, shift = platt(logits, np.concatenate([part.labels for part in calibration]))
@@ -301,6 +322,7 @@ def cross_fitted_model(
     C: float = DEFAULT_C,
     books: list[str] | None = None,
     weighting: str = "balanced",
+    conflict_logit: float | None = CONFLICT_LOGIT,
 ) -> ToxicityModel:
     """A model trained on all of `labelled` (the training and calibration fifths), Platt-scaled
     on out-of-fold logits: each of those four fifths is scored by a model trained on the other
@@ -320,11 +342,13 @@ def cross_fitted_model(
             rest.name = f"{part.name} without fold {fold}"
             matrices[(rest.name, len(rest.texts))] = whole[part.name][fs != fold]
             others.append(rest)
-        model = train_model(others, featurizer, C, books=books, matrices=matrices, weighting=weighting)
+        model = train_model(others, featurizer, C, books=books, matrices=matrices, weighting=weighting,
+                            conflict_logit=conflict_logit)
         logits += [whole[part.name][fs == fold] @ model.weights.astype(np.float64) + model.bias for part, fs in zip(labelled, folds)]
         labels += [part.labels[fs == fold] for part, fs in zip(labelled, folds)]
     a, shift = platt(np.concatenate(logits), np.concatenate(labels))
-    model = train_model(labelled, featurizer, C, books=books, matrices=matrices, weighting=weighting)
+    model = train_model(labelled, featurizer, C, books=books, matrices=matrices, weighting=weighting,
+                        conflict_logit=conflict_logit)
     return ToxicityModel(a * model.weights.astype(np.float64), a * model.bias + shift, featurizer, WINDOW_MARGIN, LONG_WINDOW_WORDS)
 
 
@@ -374,6 +398,8 @@ def main() -> None:
     parser.add_argument("--C", type=float, default=DEFAULT_C, help="inverse L2 strength (liblinear)")
     parser.add_argument("--weighting", choices=WEIGHTINGS, default="balanced",
                         help="balanced (shipped): classes weigh the same inside each source; natural: every text weighs 1")
+    parser.add_argument("--keep-conflicts", action="store_true",
+                        help="one fit, every labelled negative kept (default: negatives the first fit reads as positive left out of a second)")
     parser.add_argument("--calibration-fifth", action="store_true",
                         help="train on fifths 2-4 and calibrate on fifth 1, as before (default: cross_fitted_model on fifths 1-4)")
     args = parser.parse_args()
@@ -391,12 +417,14 @@ def main() -> None:
     books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec, args.data)])
     print(f"books: {len(books)} benign pieces")
     featurizer = shipped_featurizer(args.bits, not args.no_word_classes)
+    conflict_logit = None if args.keep_conflicts else CONFLICT_LOGIT
     if not args.calibration_fifth:
         both = [Labelled(t.name, t.texts + c.texts, np.concatenate([t.labels, c.labels]), t.ids + c.ids, t.source_labels + c.source_labels)
                 for t, c in zip(train, calibration)]
-        model = cross_fitted_model(both, featurizer, args.C, books=books, weighting=args.weighting)
+        model = cross_fitted_model(both, featurizer, args.C, books=books, weighting=args.weighting, conflict_logit=conflict_logit)
     else:
-        model = train_model(train, featurizer, args.C, books=books, calibration=calibration, weighting=args.weighting)
+        model = train_model(train, featurizer, args.C, books=books, calibration=calibration, weighting=args.weighting,
+                            conflict_logit=conflict_logit)
     model.save(args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, sha256 {digest})")
