@@ -1,16 +1,17 @@
-"""Toxicity recipes measured against the shipped one and not adopted (TOXICITY_MODEL.md).
+"""Toxicity recipes measured against one fit of the recipe: the one shipped and the rest (TOXICITY_MODEL.md).
 
     .venv/bin/python benchmarks/toxicity_candidates.py [--only NAME ...] [--data ../shared/data]
 
-Each candidate changes one thing of the shipped recipe (train_toxicity.train_model: classes
-balanced inside each source, book pieces and planted pieces, C = 1) and is measured as the
+Each candidate changes one thing of the recipe as it was before conflicting negatives were left
+out (train_toxicity.train_model with conflict_logit=None: one fit, classes balanced inside each
+source, book pieces and planted pieces, C = 1) and is measured as the
 recipe is chosen: leave one platform out over every source (texts scored whole, the criterion),
 then ETHOS and the Jigsaw sample, read once, from the shippable sources' fifths 1-4, scored as the
 filter scores (up to 32 words whole, longer texts by their worst 12-word window less the
 many-windows margin). No calibration: Platt scaling is monotone and moves no ROC-AUC.
 
 Candidates (`--only`):
-- anchor: the shipped recipe;
+- anchor: that recipe;
 - identity-0.05, identity-0.15: harmless statements naming a group (identity_statements.txt,
   1,484 of them) as negatives weighing 5 % / 15 % of the labelled rows;
 - clusters-256, clusters-512: a third view of word clusters learned from the training texts
@@ -19,7 +20,8 @@ Candidates (`--only`):
 - sources-sqrt, sources-equal: each source weighs the square root of its size / the same;
 - drop-conflicts-0, drop-conflicts-1, drop-conflicts--1: fit, leave out the labelled negatives
   the fit scores above logit 0 / 1 / -1 (a text one scheme calls harmless and another would
-  flag), fit again (train_toxicity.py --drop-conflicts is the first);
+  flag), fit again; drop-conflicts-1 is the shipped recipe (train_toxicity.CONFLICT_LOGIT), since
+  at 0 too many unseen books score >= 0.5;
 - mlp: a one-hidden-layer network (32 units, ReLU, dropout 0.2, 2 epochs of Adam) on the same
   hashed features instead of the logistic regression;
 - "a+b": two changes at once (drop-conflicts-0+identity-0.05, drop-conflicts-0+clusters-512, ...).
@@ -116,7 +118,7 @@ class Run:
 
     def __init__(self, data: dict, books: list[str]):
         self.data, self.books, self.extra_negatives, self.cache = data, books, None, {}
-        self.conflict_logit = None  # one fit, as shipped
+        self.conflict_logit = None  # one fit, the anchor
         self.design = recipe.design_matrix
         self.fit = recipe.fit_logistic
         self.weights = recipe.balanced_weights

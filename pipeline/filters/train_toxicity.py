@@ -12,8 +12,8 @@ weighing 1, transfers better without the book pieces and worse with them: TOXICI
 linear score is then fitted to
 "any of these schemes": the evidence of a profane insult, a slur, a hateful generalisation, a
 sexist remark all add up in one logit. Picked by leave-one-platform-out (TOXICITY_MODEL.md).
-(A source's 0 means "not positive under my scheme" only; `--drop-conflicts` leaves the labelled
-negatives the pooled fit reads as positive out of a second fit: measured, not shipped.)
+A source's 0 means "not positive under my scheme" only, so the labelled negatives the pooled fit
+reads as clearly positive (logit > 1) are left out of a second fit (conflicting_negatives).
 
 Features: hashed word and character n-grams, plus a second view of the text through the word
 classes of word_classes.txt (target groups, animals, violence, insults), which lets what one
@@ -50,10 +50,10 @@ BOOKS_WEIGHT = 0.2  # the benign book pieces together weigh this share of the la
 PLANTED_WEIGHT = 0.2  # and the book pieces with a positive text planted inside them, this share
 # The worst of many windows is lowered by up to this much (logit): toxicity.ToxicityModel.many_windows_margin.
 # Chosen on the dev books that are not trained on (Carroll, Shakespeare): see TOXICITY_MODEL.md.
-# `--drop-conflicts`: a labelled negative that the first fit scores above this logit is left out of
-# a second fit. Better on leave-one-platform-out, but more unseen books flagged (2.3 %, over the
-# 2 % goal), so not shipped (TOXICITY_MODEL.md).
-CONFLICT_LOGIT = 0.0
+# A labelled negative that the first fit scores above this logit is left out of a second fit.
+# Leave-one-platform-out prefers 0 (0.817) to 1 (0.815) and -1 (0.814), but at 0 2.3 % of the
+# unseen books score >= 0.5, over the 2 % goal; at 1, 0.7 % (TOXICITY_MODEL.md).
+CONFLICT_LOGIT = 1.0
 LONG_WINDOW_WORDS = 12  # windows of a text longer than toxicity.window_words (chosen with the margin)
 WINDOW_MARGIN = 0.75
 TEST_FOLD, CALIBRATION_FOLD = 0, 1
@@ -275,7 +275,7 @@ def train_model(
     calibration: list[Labelled] | None = None,
     matrices: dict[str, sp.csr_matrix] | None = None,
     weighting: str = "balanced",
-    conflict_logit: float | None = None,
+    conflict_logit: float | None = CONFLICT_LOGIT,
 ) -> ToxicityModel:
     """Fit a ToxicityModel on labelled sources (rows weighted by `weighting`) plus benign book
     pieces, alone (negatives) and with a positive planted inside (positives); with `calibration` sets, Platt-scale it on them at their natural class balance.
@@ -323,7 +323,7 @@ def cross_fitted_model(
     C: float = DEFAULT_C,
     books: list[str] | None = None,
     weighting: str = "balanced",
-    conflict_logit: float | None = None,
+    conflict_logit: float | None = CONFLICT_LOGIT,
 ) -> ToxicityModel:
     """A model trained on all of `labelled` (the training and calibration fifths), Platt-scaled
     on out-of-fold logits: each of those four fifths is scored by a model trained on the other
@@ -399,9 +399,9 @@ def main() -> None:
     parser.add_argument("--C", type=float, default=DEFAULT_C, help="inverse L2 strength (liblinear)")
     parser.add_argument("--weighting", choices=WEIGHTINGS, default="balanced",
                         help="balanced (shipped): classes weigh the same inside each source; natural: every text weighs 1")
-    parser.add_argument("--drop-conflicts", action="store_true",
-                        help=f"fit twice, leaving out of the second fit the labelled negatives the first scores above logit {CONFLICT_LOGIT} "
-                             "(not shipped: see TOXICITY_MODEL.md)")
+    parser.add_argument("--conflict-logit", type=float, default=CONFLICT_LOGIT,
+                        help="labelled negatives the first fit scores above this logit are left out of a second fit")
+    parser.add_argument("--keep-conflicts", action="store_true", help="one fit, every labelled negative kept (as before)")
     parser.add_argument("--calibration-fifth", action="store_true",
                         help="train on fifths 2-4 and calibrate on fifth 1, as before (default: cross_fitted_model on fifths 1-4)")
     args = parser.parse_args()
@@ -419,7 +419,7 @@ def main() -> None:
     books = benign_chunks([t for spec in DEFAULT_BENIGN for t in load_benign(spec, args.data)])
     print(f"books: {len(books)} benign pieces")
     featurizer = shipped_featurizer(args.bits, not args.no_word_classes)
-    conflict_logit = CONFLICT_LOGIT if args.drop_conflicts else None
+    conflict_logit = None if args.keep_conflicts else args.conflict_logit
     if not args.calibration_fifth:
         both = [Labelled(t.name, t.texts + c.texts, np.concatenate([t.labels, c.labels]), t.ids + c.ids, t.source_labels + c.source_labels)
                 for t, c in zip(train, calibration)]
