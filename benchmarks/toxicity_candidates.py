@@ -31,7 +31,6 @@ Each takes 5-10 minutes on one core.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -44,7 +43,7 @@ from tables import table
 from toxicity_quality import roc_auc
 
 import pipeline.filters.train_toxicity as recipe
-from pipeline.filters.toxicity import normalize
+from pipeline.filters.toxicity import ToxicityModel, normalize
 from pipeline.filters.train_toxicity import (
     DEFAULT_BENIGN, SOURCES, benign_chunks, left_out_platforms, load_benign, load_source, load_test_set, shipped_featurizer,
 )
@@ -62,8 +61,10 @@ def identity_statements(path: Path = IDENTITY_STATEMENTS) -> list[str]:
             continue
         if key == "template":
             templates.append(value.strip())
-        else:
+        elif key in groups:
             groups[key] += [g.strip() for g in value.split("|") if g.strip()]
+        else:
+            raise SystemExit(f"{path}: a line starts with {key!r}; expected template, plural, adjective or singular")
     return [template.replace("{" + slot + "}", group) for template in templates
             for slot in groups if "{" + slot + "}" in template for group in groups[slot]]
 
@@ -119,6 +120,8 @@ class Run:
     def __init__(self, data: dict, books: list[str]):
         self.data, self.books, self.extra_negatives, self.cache = data, books, None, {}
         self.conflict_logit = None  # one fit, the anchor
+        # the filter's many-windows margin, from the model class itself (its weights are not used)
+        self.margin = ToxicityModel(np.zeros(1), 0.0, shipped_featurizer(), recipe.WINDOW_MARGIN)
         self.design = recipe.design_matrix
         self.fit = recipe.fit_logistic
         self.weights = recipe.balanced_weights
@@ -167,8 +170,7 @@ class Run:
         out = np.empty(len(texts))
         for i in range(len(texts)):
             mine = logits[owner == i]
-            margin = min(recipe.WINDOW_MARGIN, 0.25 * recipe.WINDOW_MARGIN * math.log(len(mine)))
-            out[i] = mine.max() - margin
+            out[i] = mine.max() - self.margin.many_windows_margin(len(mine))
         return out
 
 
@@ -204,14 +206,10 @@ def configure(name: str, run: Run, training_texts: list[str]) -> None:
     elif name.startswith("sources-"):
         power = {"sqrt": 0.5, "equal": 0.0}[name.split("-")[1]]
 
-        def weights(labels, sources):
-            out = np.ones(len(labels))
-            for source in np.unique(sources):
-                inside = sources == source
-                for value in (False, True):
-                    cell = inside & (labels == value)
-                    if cell.any():
-                        out[cell] = inside.sum() ** power / 2 / cell.sum()
+        def weights(labels, sources):  # balanced gives each source as much weight as it has rows
+            out = recipe.balanced_weights(labels, sources)
+            sizes = np.bincount(sources)
+            out = out * sizes[sources] ** (power - 1.0)
             return out * len(labels) / out.sum()
         run.weights = weights
     elif name.startswith("drop-conflicts-"):

@@ -295,3 +295,12 @@ def test_a_negative_of_one_scheme_that_another_flags_does_not_teach_harmless():
     profanity = "we watched the game and it was shit"
     assert left_out.score(profanity) > kept.score(profanity) + 0.1
     assert left_out.score("we watched the game today") < 0.3 and left_out.score("the game was vermin") > 0.7
+
+
+def test_when_every_negative_would_be_left_out_the_first_fit_stands():
+    texts = ["you idiot", "you moron", "nice day", "good morning"] * 10
+    labels = np.array([True, True, False, False] * 10)
+    toy = Labelled("toy", texts, labels, [str(i) for i in range(40)], [""] * 40)
+    # a threshold below every logit would leave no negative for the second fit (liblinear refuses one class)
+    model = train_model([toy], Featurizer(bits=10), C=10.0, conflict_logit=-1e9)
+    assert model.score("you idiot") > model.score("nice day")

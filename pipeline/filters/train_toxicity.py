@@ -309,7 +309,8 @@ def train_model(
     w, b = fit_logistic(X, y, weights, C)
     if conflict_logit is not None:
         keep = ~conflicting_negatives(X @ w + b, y, sum(len(part.texts) for part in labelled), conflict_logit)
-        w, b = fit_logistic(X[keep], y[keep], weights[keep], C)
+        if not keep.all() and (~y[keep]).any():  # nothing left out, or no negative left: the first fit stands
+            w, b = fit_logistic(X[keep], y[keep], weights[keep], C)
     if calibration:
         logits = np.concatenate([matrix(part) @ w + b for part in calibration])
         a, shift = platt(logits, np.concatenate([part.labels for part in calibration]))
